@@ -113,3 +113,65 @@ def resample(wav, orig_sr, target_sr=SAMPLE_RATE):
     if orig_sr == target_sr:
         return wav
     return torchaudio.functional.resample(wav, orig_sr, target_sr)
+
+
+@functools.lru_cache(maxsize=4)
+def _griffinlim_transforms(sample_rate, n_mels, n_fft, hop_length, n_iter):
+    inverse_mel = torchaudio.transforms.InverseMelScale(
+        n_stft=n_fft // 2 + 1,
+        n_mels=n_mels,
+        sample_rate=sample_rate,
+        f_min=F_MIN,
+        f_max=F_MAX,
+        norm="slaney",
+        mel_scale="slaney",
+    )
+    griffin_lim = torchaudio.transforms.GriffinLim(
+        n_fft=n_fft,
+        win_length=WIN_LENGTH,
+        hop_length=hop_length,
+        power=1.0,
+        n_iter=n_iter,
+    )
+    return inverse_mel, griffin_lim
+
+
+def mel_to_wave_griffinlim(
+    mel, sample_rate=SAMPLE_RATE, hop_length=HOP_LENGTH, n_fft=N_FFT, n_iter=32
+):
+    """Invert :func:`compute_mel` with Griffin-Lim (no trained vocoder needed).
+
+    Quality is far below a neural vocoder; it exists so that intelligibility
+    metrics of mel models can be computed before a vocoder is trained.
+
+    Arguments
+    ---------
+    mel : torch.Tensor
+        ``[batch, frames, n_mels]`` log-mel from :func:`compute_mel`.
+    sample_rate, hop_length, n_fft : int
+        The settings the mel was computed with.
+    n_iter : int
+        Griffin-Lim iterations.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[batch, frames * hop_length]`` waveform.
+
+    Example
+    -------
+    >>> import torch
+    >>> mel_to_wave_griffinlim(compute_mel(torch.randn(1, 4800) * 0.1)).shape
+    torch.Size([1, 4800])
+    """
+    inverse_mel, griffin_lim = _griffinlim_transforms(
+        sample_rate, mel.shape[-1], n_fft, hop_length, n_iter
+    )
+    with torch.no_grad():
+        magnitude = inverse_mel.to(mel.device)(mel.float().exp().transpose(1, 2))
+        wave = griffin_lim.to(mel.device)(magnitude)
+    frames = mel.shape[1]
+    wave = torch.nn.functional.pad(
+        wave, (0, max(0, frames * hop_length - wave.shape[-1]))
+    )
+    return wave[..., : frames * hop_length]

@@ -1,0 +1,90 @@
+"""Reading and writing audio files at the project's sample rate.
+
+Example
+-------
+>>> import tempfile, os, torch
+>>> path = os.path.join(tempfile.mkdtemp(), "a.wav")
+>>> write_audio(path, torch.zeros(2400), 24000)
+>>> load_audio(path, sample_rate=16000).shape
+torch.Size([1600])
+"""
+
+import os
+
+import torch
+from speechbrain.dataio import audio_io
+
+from speechbrain_v2s.audio.features import SAMPLE_RATE, resample
+
+
+class AudioReadError(RuntimeError):
+    """An audio file that cannot be used, with the file and the reason.
+
+    Example
+    -------
+    >>> str(AudioReadError("x.wav", "empty file"))
+    'x.wav: empty file'
+    """
+
+    def __init__(self, path, reason):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
+def load_audio(path, sample_rate=SAMPLE_RATE):
+    """Load ``path`` as a mono float tensor ``[samples]`` at ``sample_rate``.
+
+    Multi-channel files are averaged to mono; any rate is resampled.
+
+    Arguments
+    ---------
+    path : str
+        wav/flac/ogg/mp3 (whatever libsndfile reads).
+    sample_rate : int
+        Output rate (24 kHz by default).
+
+    Returns
+    -------
+    torch.Tensor
+
+    Raises
+    ------
+    AudioReadError
+        Missing, unreadable or empty file, naming the file.
+
+    Example
+    -------
+    >>> load_audio("/nonexistent.wav")
+    Traceback (most recent call last):
+    ...
+    speechbrain_v2s.audio.io.AudioReadError: /nonexistent.wav: file not found
+    """
+    if not os.path.isfile(path):
+        raise AudioReadError(path, "file not found")
+    try:
+        wav, sr = audio_io.load(str(path), dtype=torch.float32)
+    except Exception as err:  # libsndfile's errors vary by format
+        raise AudioReadError(
+            path, f"unreadable audio ({err.__cause__ or err})"
+        ) from err
+    if wav.numel() == 0:
+        raise AudioReadError(path, "no samples")
+    wav = wav.mean(dim=0)
+    return resample(wav, sr, sample_rate)
+
+
+def write_audio(path, wav, sample_rate=SAMPLE_RATE):
+    """Write a mono ``[samples]`` float tensor as 16-bit PCM wav.
+
+    Example
+    -------
+    >>> import tempfile, os, torch
+    >>> p = os.path.join(tempfile.mkdtemp(), "b.wav")
+    >>> write_audio(p, torch.ones(10) * 0.5, 24000)
+    >>> round(float(load_audio(p)[0]), 3)
+    0.5
+    """
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    wav = torch.as_tensor(wav).detach().float().cpu().reshape(1, -1).clamp(-1, 1)
+    audio_io.save(str(path), wav, sample_rate, subtype="PCM_16")

@@ -1,0 +1,337 @@
+"""The one training loop of speechbrain-v2s.
+
+:class:`V2SBrain` trains every model of the project: A2A and V2A (they differ
+only in the encoder, hence in what the batch provides), the waveform family
+(GAN: generator and discriminator optimizers, least-squares adversarial loss,
+feature matching, multi-resolution STFT and mel L1) and the mel family (masked
+L1 (+L2) regression on log-mel). Everything else is SpeechBrain's: run options
+(precision, gradient clipping, intra-epoch checkpoints, DDP under ``torchrun``),
+``Checkpointer``, ``EpochCounter``, the saveable data loader that resumes
+mid-epoch.
+
+Modules expected in ``modules``: ``model`` (a :class:`V2SModel`, or the
+:class:`~speechbrain_v2s.training.strategies.JointV2A` wrapper) and, for the GAN,
+``discriminator``. Batches provide ``sig`` (24 kHz target audio) and, for V2A,
+``roi`` (``[B, T, 1, H, W]`` mouth frames); optionally ``speaker``.
+"""
+
+import logging
+import math
+
+import speechbrain as sb
+import torch
+
+from speechbrain_v2s import metrics
+from speechbrain_v2s.audio.features import compute_mel, mel_to_wave_griffinlim
+from speechbrain_v2s.training.strategies import decoder_parameter_names
+
+logger = logging.getLogger(__name__)
+
+VALID_METRICS = ("stoi", "estoi", "pesq")
+
+
+def _split_real_fake(outputs, batch_size):
+    """Split discriminator outputs computed on ``cat([real, fake])``."""
+    if isinstance(outputs, torch.Tensor):
+        return outputs[:batch_size], outputs[batch_size:]
+    pairs = [_split_real_fake(o, batch_size) for o in outputs]
+    return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
+class V2SBrain(sb.Brain):
+    """A GAN-capable Brain shared by A2A pre-training and V2A fine-tuning.
+
+    Hyperparameters read (all optional unless said): ``lr`` (required),
+    ``decoder_lr_scale`` (1.0), ``opt_class_discriminator``, ``sch_class`` /
+    ``sch_class_discriminator`` (per-epoch schedulers), ``generator_loss`` and
+    ``discriminator_loss`` (SpeechBrain HiFi-GAN losses, waveform family),
+    ``mel_loss_weight`` (45 for the GAN, 1 for mel), ``mel_l2_weight`` (0),
+    ``gan_warmup_steps`` (0: steps trained on reconstruction losses only before
+    the discriminator joins in), ``a2a_weight`` (1.0, joint strategy),
+    ``metric_utterances`` (8: validation utterances scored with STOI/ESTOI/PESQ
+    per epoch), ``vocoder`` (mel → wave for metrics; Griffin-Lim if absent),
+    ``pretrained_decoder_path`` (where the best epoch's temporal+decoder
+    weights are written for V2A initialisation), ``train_logger``.
+
+    Example
+    -------
+    >>> import torch
+    >>> from speechbrain_v2s.training.brain import _split_real_fake
+    >>> real, fake = _split_real_fake([torch.arange(4), [torch.arange(4)]], 2)
+    >>> real[0].tolist(), fake[1][0].tolist()
+    ([0, 1], [2, 3])
+    """
+
+    # ------------------------------------------------------------ helpers
+    @property
+    def raw_model(self):
+        """The V2S model, without DDP or training wrappers."""
+        return self.raw_modules["model"].model
+
+    @property
+    def is_gan(self):
+        """True when a discriminator is trained (waveform family)."""
+        return "discriminator" in self.modules
+
+    def _hp(self, name, default=None):
+        return getattr(self.hparams, name, default)
+
+    def _inputs(self, batch):
+        """Model input and relative lengths from the batch (video or audio)."""
+        if hasattr(batch, "roi"):
+            return batch.roi
+        return batch.sig
+
+    def _speaker(self, batch):
+        speaker = getattr(batch, "speaker", None)
+        if isinstance(speaker, sb.dataio.batch.PaddedData):
+            speaker = speaker.data
+        return speaker
+
+    def _target_mel(self, sig):
+        return compute_mel(sig)
+
+    # ------------------------------------------------------------ forward
+    def compute_forward(self, batch, stage):
+        """Run the model; returns a dict with ``out``, ``lens`` and targets."""
+        batch = batch.to(self.device)
+        sig, sig_lens = batch.sig
+        inputs, lens = self._inputs(batch)
+        outputs = self.modules.model(
+            inputs, lens, speaker=self._speaker(batch), audio=sig
+        )
+        outputs = dict(outputs)
+        outputs["sig"], outputs["lens"] = sig, sig_lens
+        return outputs
+
+    def _reconstruction_losses(self, out, sig, lens):
+        """Mel L1 (+L2) between ``out`` (wave or mel) and the target audio."""
+        target = self._target_mel(sig)
+        pred = compute_mel(out) if out.dim() == 2 else out
+        l1 = metrics.masked_mel_l1(pred, target, lens)
+        losses = {"mel_l1": l1}
+        l2_weight = self._hp("mel_l2_weight", 0.0)
+        if l2_weight:
+            frames = min(pred.shape[1], target.shape[1])
+            losses["mel_l2"] = ((pred[:, :frames] - target[:, :frames]) ** 2).mean()
+        return losses, pred
+
+    def compute_objectives(self, predictions, batch, stage):
+        """Generator/regression loss; in VALID/TEST also collect STOI/PESQ."""
+        out, sig, lens = predictions["out"], predictions["sig"], predictions["lens"]
+        losses, pred_mel = self._reconstruction_losses(out, sig, lens)
+        default_mel_weight = 45.0 if self.is_gan else 1.0
+        loss = self._hp("mel_loss_weight", default_mel_weight) * losses["mel_l1"]
+        if "mel_l2" in losses:
+            loss = loss + self._hp("mel_l2_weight") * losses["mel_l2"]
+
+        if self.is_gan and stage == sb.Stage.TRAIN:
+            adv = predictions.get("adversarial")
+            g_losses = self.hparams.generator_loss(
+                stage,
+                y_hat=out.unsqueeze(1),
+                y=sig.unsqueeze(1),
+                scores_fake=adv and adv["scores_fake"],
+                feats_fake=adv and adv["feats_fake"],
+                feats_real=adv and adv["feats_real"],
+            )
+            loss = loss + g_losses["G_loss"]
+            for key in ("G_mse_fake_loss", "G_feat_match_loss", "G_stft_loss_mg"):
+                if key in g_losses:
+                    losses[key] = g_losses[key]
+
+        if "a2a_out" in predictions:  # joint strategy: Algorithm 1's audio path
+            a2a_losses, _ = self._reconstruction_losses(
+                predictions["a2a_out"], sig, lens
+            )
+            losses["a2a_mel_l1"] = a2a_losses["mel_l1"]
+            loss = loss + self._hp("a2a_weight", 1.0) * a2a_losses["mel_l1"]
+
+        losses["loss"] = loss
+        self._accumulate(losses)
+        if stage != sb.Stage.TRAIN:
+            self._score_utterances(out, sig, lens, pred_mel)
+        return loss
+
+    # ------------------------------------------------------------ metrics
+    def _accumulate(self, losses):
+        for key, value in losses.items():
+            total, count = self._loss_sums.get(key, (0.0, 0))
+            self._loss_sums[key] = (total + float(value.detach()), count + 1)
+
+    def _waveform(self, out, pred_mel):
+        if out.dim() == 2:
+            return out
+        vocoder = self._hp("vocoder")
+        if vocoder is not None:
+            with torch.no_grad():
+                return vocoder(pred_mel.transpose(1, 2)).squeeze(1)
+        return mel_to_wave_griffinlim(pred_mel)
+
+    def _score_utterances(self, out, sig, lens, pred_mel):
+        budget = self._hp("metric_utterances", 8) - len(self._scores["stoi"])
+        if budget <= 0:
+            return
+        wave = self._waveform(out, pred_mel).float().cpu()
+        sig = sig.float().cpu()
+        n_samples = torch.round(lens.cpu() * sig.shape[1]).long()
+        for i in range(min(budget, sig.shape[0])):
+            ref, gen = sig[i, : n_samples[i]], wave[i, : n_samples[i]]
+            self._scores["stoi"].append(metrics.stoi(gen, ref))
+            self._scores["estoi"].append(metrics.estoi(gen, ref))
+            self._scores["pesq"].append(metrics.pesq(gen, ref))
+
+    def stage_stats(self):
+        """Averages of the losses and metrics collected in the current stage.
+
+        Example
+        -------
+        >>> brain = V2SBrain.__new__(V2SBrain)
+        >>> brain._loss_sums = {"loss": (3.0, 2)}
+        >>> brain._scores = {"stoi": [0.5, 0.7], "estoi": [], "pesq": [float("nan")]}
+        >>> brain.stage_stats()
+        {'loss': 1.5, 'stoi': 0.6}
+        """
+        stats = {key: total / count for key, (total, count) in self._loss_sums.items()}
+        for key, values in self._scores.items():
+            values = [v for v in values if not math.isnan(v)]
+            if values:
+                stats[key] = sum(values) / len(values)
+        return stats
+
+    # ------------------------------------------------------------ training
+    def fit_batch(self, batch):
+        """One step; for the GAN, a discriminator step then a generator step."""
+        if not self.is_gan:
+            return super().fit_batch(batch)
+        adversarial = self.optimizer_step >= self._hp("gan_warmup_steps", 0)
+        with self.training_ctx:
+            predictions = self.compute_forward(batch, sb.Stage.TRAIN)
+        out, sig = predictions["out"].unsqueeze(1), predictions["sig"].unsqueeze(1)
+        batch_size = sig.shape[0]
+
+        if adversarial:
+            # One discriminator pass over real and fake together: a single
+            # forward per backward keeps DDP's gradient hooks simple.
+            with self.training_ctx:
+                scores, _ = self.modules.discriminator(torch.cat([sig, out.detach()]))
+                real, fake = _split_real_fake(scores, batch_size)
+                loss_d = self.hparams.discriminator_loss(fake, real)["D_loss"]
+            self._step(loss_d, self.optimizer_d)
+            self._accumulate({"D_loss": loss_d})
+
+            with self.training_ctx:
+                scores, feats = self.modules.discriminator(torch.cat([sig, out]))
+                _, scores_fake = _split_real_fake(scores, batch_size)
+                feats_real, feats_fake = _split_real_fake(feats, batch_size)
+                predictions["adversarial"] = {
+                    "scores_fake": scores_fake,
+                    "feats_fake": feats_fake,
+                    "feats_real": [[f.detach() for f in fs] for fs in feats_real],
+                }
+        with self.training_ctx:
+            loss_g = self.compute_objectives(predictions, batch, sb.Stage.TRAIN)
+        self._step(loss_g, self.optimizer)
+        # The generator's backward also reached the discriminator: drop that.
+        self.optimizer_d.zero_grad(set_to_none=True)
+        self.optimizer_step += 1
+        return loss_g.detach().cpu()
+
+    def _step(self, loss, optimizer):
+        self.check_loss_isfinite(loss)
+        self.scaler.scale(loss).backward()
+        self.scaler.unscale_(optimizer)
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        torch.nn.utils.clip_grad_norm_(params, self.max_grad_norm)
+        if not self.scaler.is_enabled() and self.skip_nonfinite_grads:
+            self.check_gradients()
+        self.scaler.step(optimizer)
+        self.scaler.update()
+        optimizer.zero_grad(set_to_none=True)
+
+    def init_optimizers(self):
+        """Generator optimizer (decoder in its own lr group) and, for the GAN,
+        the discriminator's; both registered with the checkpointer."""
+        training_model = self.raw_modules["model"]
+        decoder_names = decoder_parameter_names(training_model)
+        groups = {"decoder": [], "rest": []}
+        for name, param in training_model.named_parameters():
+            if param.requires_grad:
+                groups["decoder" if name in decoder_names else "rest"].append(param)
+        param_groups = [{"params": p, "name": n} for n, p in groups.items() if p]
+        self.optimizer = self.opt_class(param_groups)
+        scale = self._hp("decoder_lr_scale", 1.0)
+        for group in self.optimizer.param_groups:
+            if group["name"] == "decoder":
+                group["lr"] *= scale
+                group["initial_lr"] = group["lr"]
+        self.optimizers_dict = {"optimizer": self.optimizer}
+        self.schedulers = {}
+        sch_class = self._hp("sch_class")
+        if sch_class is not None:
+            self.schedulers["scheduler"] = sch_class(self.optimizer)
+        if self.is_gan:
+            opt_d = self._hp("opt_class_discriminator", self.opt_class)
+            self.optimizer_d = opt_d(self.raw_modules["discriminator"].parameters())
+            self.optimizers_dict["optimizer_d"] = self.optimizer_d
+            sch_d = self._hp("sch_class_discriminator")
+            if sch_d is not None:
+                self.schedulers["scheduler_d"] = sch_d(self.optimizer_d)
+        if self.checkpointer is not None:
+            for name, obj in {**self.optimizers_dict, **self.schedulers}.items():
+                self.checkpointer.add_recoverable(name, obj)
+
+    # ------------------------------------------------------------ stages
+    def on_stage_start(self, stage, epoch=None):
+        """Reset the loss and metric accumulators."""
+        self._loss_sums = {}
+        self._scores = {key: [] for key in VALID_METRICS}
+
+    def on_stage_end(self, stage, stage_loss, epoch=None):
+        """Log, step schedulers, checkpoint on validation, export the decoder."""
+        stats = self.stage_stats()
+        stats["loss"] = float(stage_loss)
+        if stage == sb.Stage.TRAIN:
+            self.train_stats = stats
+            return
+        train_logger = self._hp("train_logger")
+        if stage == sb.Stage.VALID:
+            for scheduler in getattr(self, "schedulers", {}).values():
+                scheduler.step()
+            meta = {"epoch": epoch, "lr": self.optimizer.param_groups[0]["lr"]}
+            if train_logger is not None:
+                train_logger.log_stats(
+                    stats_meta=meta,
+                    train_stats=getattr(self, "train_stats", None),
+                    valid_stats=stats,
+                )
+            self.last_valid_stats = stats
+            if self.checkpointer is not None:
+                self.checkpointer.save_and_keep_only(
+                    meta={**stats, "epoch": epoch},
+                    min_keys=["mel_l1"],
+                    num_to_keep=self._hp("checkpoints_to_keep", 2),
+                )
+                self._export_decoder_if_best(stats)
+        else:
+            if train_logger is not None:
+                train_logger.log_stats(
+                    stats_meta={"Epoch loaded": self._epoch_loaded()},
+                    test_stats=stats,
+                )
+            self.test_stats = stats
+
+    def _epoch_loaded(self):
+        counter = self._hp("epoch_counter")
+        return counter.current if counter is not None else None
+
+    @sb.utils.distributed.main_process_only
+    def _export_decoder_if_best(self, stats):
+        path = self._hp("pretrained_decoder_path")
+        if path is None:
+            return
+        best = getattr(self, "_best_mel_l1", math.inf)
+        if stats["mel_l1"] < best:
+            self._best_mel_l1 = stats["mel_l1"]
+            self.raw_model.save_pretrained_decoder(path)
+            logger.info("Saved pre-trained decoder (mel_l1 %.4f) to %s", best, path)

@@ -1,0 +1,159 @@
+"""Fine-tuning strategies of the paper, as one hparam ``finetune_strategy``.
+
+* ``scratch`` — every part starts from random weights;
+* ``init`` — temporal module and decoder start from the A2A checkpoint, all trained;
+* ``freeze_decoder`` — as ``init``, with the decoder frozen;
+* ``joint`` — the paper's Algorithm 1: as ``init``, and each step also runs the
+  A2A path (audio encoder → shared temporal+decoder, audio batch-norm set) on
+  the batch's audio and adds its loss.
+
+:class:`TrainingModel` puts both paths in one ``forward`` so that DDP sees a
+single forward per backward.
+
+Example
+-------
+>>> sorted(FINETUNE_STRATEGIES)
+['freeze_decoder', 'init', 'joint', 'scratch']
+"""
+
+import logging
+
+import torch
+
+from speechbrain_v2s.audio.features import compute_mel
+
+logger = logging.getLogger(__name__)
+
+FINETUNE_STRATEGIES = ("scratch", "init", "freeze_decoder", "joint")
+
+
+def _encoder_wants_mel(encoder):
+    return type(encoder).__name__ == "MelEncoder"
+
+
+class TrainingModel(torch.nn.Module):
+    """What the Brain trains: a V2S model (+ the A2A encoder for ``joint``).
+
+    Arguments
+    ---------
+    model : speechbrain_v2s.nnet.model.V2SModel
+        The model being trained (A2A or V2A).
+    a2a_encoder : torch.nn.Module, optional
+        Audio encoder of the A2A path; given only for the ``joint`` strategy.
+
+    Example
+    -------
+    >>> import torch
+    >>> class Toy(torch.nn.Module):
+    ...     default_modality = "audio"
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.encoder = torch.nn.Identity()
+    ...         self.decoder = torch.nn.Linear(1, 1)
+    ...     def modality(self, name):
+    ...         import contextlib
+    ...         return contextlib.nullcontext()
+    ...     def forward(self, x, lens, speaker=None):
+    ...         return x * 2, lens
+    >>> out = TrainingModel(Toy())(torch.ones(1, 4), torch.ones(1))
+    >>> out["out"].tolist()
+    [[2.0, 2.0, 2.0, 2.0]]
+    """
+
+    def __init__(self, model, a2a_encoder=None):
+        super().__init__()
+        self.model = model
+        self.a2a_encoder = a2a_encoder
+
+    def forward(self, inputs, lens, speaker=None, audio=None):
+        """Main path on ``inputs``; A2A path on ``audio`` when joint."""
+        if inputs.dim() == 2 and _encoder_wants_mel(self.model.encoder):
+            inputs = compute_mel(inputs)
+        with self.model.modality(self.model.default_modality):
+            out, out_lens = self.model(inputs, lens, speaker=speaker)
+        result = {"out": out, "out_lens": out_lens}
+        if self.a2a_encoder is not None and audio is not None:
+            a2a_in = (
+                compute_mel(audio) if _encoder_wants_mel(self.a2a_encoder) else audio
+            )
+            with self.model.modality("audio"):
+                feats = self.a2a_encoder(a2a_in, lens)
+                result["a2a_out"] = self.model.decode(feats, lens, speaker=speaker)
+        return result
+
+
+def decoder_parameter_names(training_model):
+    """Names (in ``training_model``) of the decoder's parameters.
+
+    Example
+    -------
+    >>> import torch
+    >>> m = torch.nn.Module()
+    >>> m.model = torch.nn.Module()
+    >>> m.model.decoder = torch.nn.Linear(2, 2)
+    >>> sorted(decoder_parameter_names(m))
+    ['model.decoder.bias', 'model.decoder.weight']
+    """
+    return {
+        name
+        for name, _ in training_model.named_parameters()
+        if name.startswith("model.decoder.")
+    }
+
+
+def apply_finetune_strategy(
+    model, strategy="scratch", pretrained_a2a=None, a2a_encoder=None, strict=True
+):
+    """Prepare ``model`` for V2A training with one of :data:`FINETUNE_STRATEGIES`.
+
+    Arguments
+    ---------
+    model : speechbrain_v2s.nnet.model.V2SModel
+        A freshly built V2A model.
+    strategy : str
+        One of ``scratch``, ``init``, ``freeze_decoder``, ``joint``.
+    pretrained_a2a : str, optional
+        A2A checkpoint (file written by ``save_pretrained_decoder``, a local
+        folder or a Hub id holding one); required by every strategy but scratch.
+    a2a_encoder : torch.nn.Module, optional
+        Audio encoder for the ``joint`` strategy's A2A path.
+    strict : bool
+        Whether a shape mismatch in the checkpoint is an error.
+
+    Returns
+    -------
+    (TrainingModel, LoadReport or None)
+
+    Example
+    -------
+    >>> import torch
+    >>> apply_finetune_strategy(torch.nn.Linear(1, 1), "fancy")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: finetune_strategy 'fancy' is not one of scratch, init, ...
+    """
+    if strategy not in FINETUNE_STRATEGIES:
+        raise ValueError(
+            f"finetune_strategy {strategy!r} is not one of "
+            + ", ".join(FINETUNE_STRATEGIES)
+        )
+    if strategy == "scratch":
+        if pretrained_a2a:
+            logger.warning("finetune_strategy=scratch: pretrained_a2a is ignored")
+        return TrainingModel(model), None
+    if not pretrained_a2a:
+        raise ValueError(f"finetune_strategy={strategy} needs pretrained_a2a")
+    from speechbrain_v2s.hub import resolve_checkpoint
+
+    report = model.load_pretrained_a2a(
+        resolve_checkpoint(pretrained_a2a), strict=strict
+    )
+    logger.info("Loaded A2A weights from %s: %s", pretrained_a2a, report)
+    if strategy == "freeze_decoder":
+        for param in model.decoder.parameters():
+            param.requires_grad_(False)
+    if strategy == "joint":
+        if a2a_encoder is None:
+            raise ValueError("finetune_strategy=joint needs an a2a_encoder")
+        return TrainingModel(model, a2a_encoder), report
+    return TrainingModel(model), report
