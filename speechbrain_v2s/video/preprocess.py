@@ -1,0 +1,646 @@
+"""Batch job: videos -> cached mouth-ROI ``.npz`` files (CLI ``v2s-preprocess``).
+
+Inputs are folders (searched recursively for video files), list files (one video
+per line, optionally ``<TAB>`` and the matching audio file) or SpeechBrain JSON
+manifests (``{id: {"video": path, "wav": path, ...}}``). Each video becomes
+``<output_dir>/<relative path>.npz`` (same relative path, extension replaced),
+written atomically, so an interrupted job can simply be run again: files whose
+``.npz`` is complete are skipped.
+
+Failures (unreadable, empty, no face in too many frames, audio/video length
+mismatch) never stop the run: they go to ``<output_dir>/preprocess_report.csv``
+(``preprocess_report.shard-K-of-N.csv`` with ``--shard K/N``, so array jobs never
+write the same file) with the file, the error type and the reason.
+
+Example
+-------
+>>> import tempfile
+>>> from speechbrain_v2s.video.io import write_video
+>>> root = tempfile.mkdtemp()
+>>> video = os.path.join(root, "in", "spk1", "a.mp4")
+>>> write_video(video, np.zeros((5, 88, 88), np.uint8))
+>>> out = os.path.join(root, "out")
+>>> summary = preprocess_videos(
+...     os.path.join(root, "in"), out, already_cropped=True, progress=False
+... )
+>>> summary["done"], summary["failed"], os.listdir(os.path.join(out, "spk1"))
+(1, 0, ['a.npz'])
+"""
+
+import argparse
+import csv
+import json
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+
+import numpy as np
+
+from speechbrain_v2s.video.errors import AVLengthMismatchError, VideoError
+from speechbrain_v2s.video.io import VIDEO_EXTENSIONS, read_audio_from_video, read_video
+from speechbrain_v2s.video.mouth_roi import (
+    ROI_SIZE,
+    extract_mouth_roi,
+    is_valid_roi,
+    resize_roi,
+    save_roi,
+)
+
+REPORT_FIELDS = ("file", "error_type", "reason")
+_AUDIO_KEYS = ("wav", "audio", "audio_path", "wav_path")
+_VIDEO_KEYS = ("video", "video_path", "mp4")
+
+
+def _common_root(paths):
+    folders = [os.path.dirname(os.path.abspath(p)) for p in paths]
+    return os.path.commonpath(folders) if folders else os.getcwd()
+
+
+def _resolve(path, data_root, base):
+    if data_root is not None:
+        path = path.replace("{data_root}", data_root).replace("$data_root", data_root)
+    if not os.path.isabs(path):
+        path = os.path.join(base, path)
+    return os.path.normpath(path)
+
+
+def _read_manifest(path, data_root):
+    with open(path, encoding="utf-8") as handle:
+        entries = json.load(handle)
+    if isinstance(entries, list):  # also accept a list of entries
+        entries = {str(i): e for i, e in enumerate(entries)}
+    base = os.path.dirname(os.path.abspath(path))
+    items = []
+    for key, entry in entries.items():
+        if not isinstance(entry, dict):
+            continue
+        video = next((entry[k] for k in _VIDEO_KEYS if k in entry), None)
+        if video is None:
+            continue
+        wav = next((entry[k] for k in _AUDIO_KEYS if k in entry), None)
+        items.append(
+            (
+                _resolve(str(video), data_root, base),
+                _resolve(str(wav), data_root, base) if wav else None,
+                str(key),
+            )
+        )
+    return items
+
+
+def _read_list(path, data_root):
+    base = os.path.dirname(os.path.abspath(path))
+    items = []
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            line = line.rstrip("\n")
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            parts = line.split("\t")  # tab-separated, so paths may contain spaces
+            video = _resolve(parts[0].strip(), data_root, base)
+            wav = (
+                _resolve(parts[1].strip(), data_root, base) if len(parts) > 1 else None
+            )
+            items.append((video, wav, None))
+    return items
+
+
+def collect_inputs(inputs, data_root=None, extensions=VIDEO_EXTENSIONS):
+    """Expand folders, list files and manifests into sorted work items.
+
+    Arguments
+    ---------
+    inputs : str, os.PathLike or list of them
+        Folders (recursive search for ``extensions``), ``.json`` SpeechBrain
+        manifests (entries with a ``video`` key and optionally ``wav``), list
+        files (any other extension: ``video[<TAB>wav]`` per line, ``#`` comments),
+        or video files.
+    data_root : str, optional
+        Replaces ``{data_root}`` in manifest/list paths; also the root that output
+        paths are made relative to for manifest and list entries.
+    extensions : tuple of str
+        Video file extensions searched in folders.
+
+    Returns
+    -------
+    list of dict
+        Sorted by ``rel``; keys ``video``, ``wav`` (or None), ``rel`` (output path
+        relative to the output folder, ending in ``.npz``), ``id``.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> root = tempfile.mkdtemp()
+    >>> for name in ["b/x.mp4", "a/y.MPG", "a/notes.txt"]:
+    ...     os.makedirs(os.path.join(root, os.path.dirname(name)), exist_ok=True)
+    ...     open(os.path.join(root, name), "w").close()
+    >>> [item["rel"] for item in collect_inputs(root)]
+    ['a/y.npz', 'b/x.npz']
+    """
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    extensions = tuple(e.lower() for e in extensions)
+    items = []
+    for entry in inputs:
+        entry = str(entry)
+        if os.path.isdir(entry):
+            root = os.path.abspath(entry)
+            for folder, dirs, files in os.walk(root):
+                dirs.sort()
+                for name in sorted(files):
+                    if os.path.splitext(name)[1].lower() in extensions:
+                        video = os.path.join(folder, name)
+                        rel = os.path.relpath(video, root)
+                        items.append((video, None, None, rel))
+            continue
+        if not os.path.isfile(entry):
+            raise FileNotFoundError(f"input not found: {entry}")
+        ext = os.path.splitext(entry)[1].lower()
+        if ext in extensions:
+            found = [(os.path.abspath(entry), None, None)]
+        elif ext == ".json":
+            found = _read_manifest(entry, data_root)
+        else:
+            found = _read_list(entry, data_root)
+        root = data_root or _common_root([video for video, _, _ in found])
+        for video, wav, key in found:
+            rel = os.path.relpath(video, root)
+            if rel.startswith(".."):  # outside data_root: fall back to the id/name
+                rel = key or os.path.basename(video)
+            items.append((video, wav, key, rel))
+    out = []
+    seen = set()
+    for video, wav, key, rel in items:
+        rel = os.path.splitext(rel)[0] + ".npz"
+        if rel in seen:
+            continue  # the same video listed twice (or a.mp4 and a.avi: first wins)
+        seen.add(rel)
+        out.append({"video": video, "wav": wav, "rel": rel, "id": key})
+    out.sort(key=lambda item: item["rel"])
+    return out
+
+
+def parse_shard(text):
+    """Parse ``"K/N"`` (1-based) into ``(K, N)``.
+
+    Example
+    -------
+    >>> parse_shard("2/4")
+    (2, 4)
+    >>> parse_shard("5/4")
+    Traceback (most recent call last):
+    ...
+    ValueError: shard must be K/N with 1 <= K <= N, got '5/4'
+    """
+    try:
+        index, count = (int(v) for v in str(text).split("/"))
+    except ValueError:
+        index, count = 0, 0
+    if not 1 <= index <= count:
+        raise ValueError(f"shard must be K/N with 1 <= K <= N, got {text!r}")
+    return index, count
+
+
+def select_shard(items, shard):
+    """Items of shard ``(K, N)``: every N-th item of the sorted list from K-1.
+
+    Shards are disjoint and together cover the list, whatever N.
+
+    Example
+    -------
+    >>> select_shard(list(range(7)), (1, 3)), select_shard(list(range(7)), (3, 3))
+    ([0, 3, 6], [2, 5])
+    """
+    if shard is None:
+        return list(items)
+    index, count = shard
+    return list(items)[index - 1 :: count]
+
+
+def report_path(output_dir, shard=None):
+    """Where a run writes its failure report.
+
+    Example
+    -------
+    >>> report_path("cache"), report_path("cache", (2, 8))
+    ('cache/preprocess_report.csv', 'cache/preprocess_report.shard-2-of-8.csv')
+    """
+    if shard is None:
+        return os.path.join(output_dir, "preprocess_report.csv")
+    return os.path.join(
+        output_dir, f"preprocess_report.shard-{shard[0]}-of-{shard[1]}.csv"
+    )
+
+
+def _audio_duration(path):
+    import soundfile
+
+    try:
+        return soundfile.info(path).duration
+    except Exception:
+        # Not a libsndfile format (e.g. audio inside a container): decode it.
+        return len(read_audio_from_video(path, 16000)) / 16000.0
+
+
+# Per-worker state: the detector is built once per process, not per file.
+_WORKER = {}
+
+
+def _init_worker(detector, threads):
+    """Set up a worker process; ``detector`` is ``(name, kwargs)``."""
+    # Parallelism comes from the worker processes; nested threads only contend.
+    # The pipeline itself does not use torch: importing it only to set its
+    # threads would cost each worker a second or two, so the environment
+    # variables cover a later import and set_num_threads an earlier one.
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+    import cv2
+
+    cv2.setNumThreads(threads)
+    _WORKER["detector_spec"] = detector
+    _WORKER["detector"] = None
+
+
+def _worker_detector():
+    if _WORKER.get("detector") is None:
+        from speechbrain_v2s.video.landmarks import get_detector
+
+        name, kwargs = _WORKER.get("detector_spec", ("auto", {}))
+        _WORKER["detector"] = get_detector(name, **kwargs)
+    return _WORKER["detector"]
+
+
+def process_one(item, output_path, options):
+    """Preprocess one video and write its ``.npz``; raise a VideoError on failure.
+
+    Arguments
+    ---------
+    item : dict
+        From :func:`collect_inputs` (``video``, ``wav``, ``rel``, ``id``).
+    output_path : str
+        The ``.npz`` to write.
+    options : dict
+        ``already_cropped``, ``roi_size``, ``keep_size``, ``max_missing``,
+        ``fps``, ``av_tolerance``, ``smooth_window`` (missing keys: defaults).
+
+    Returns
+    -------
+    dict
+        The metadata stored in the file.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from speechbrain_v2s.video.io import write_video
+    >>> root = tempfile.mkdtemp()
+    >>> video = os.path.join(root, "v.avi")
+    >>> write_video(video, np.zeros((4, 88, 88), np.uint8))
+    >>> meta = process_one({"video": video, "wav": None}, os.path.join(root, "v.npz"),
+    ...                    {"already_cropped": True, "keep_size": True})
+    >>> meta["num_frames"], meta["size"]
+    (4, [88, 88])
+    """
+    fps = float(options.get("fps", 25.0))
+    roi_size = int(options.get("roi_size", ROI_SIZE))
+    video = item["video"]
+    meta = {"source": video, "id": item.get("id")}
+    if options.get("already_cropped"):
+        clip = read_video(video, target_fps=fps, grayscale=True)
+        if options.get("keep_size"):
+            frames = clip.frames
+        else:
+            frames = resize_roi(clip.frames, roi_size)
+        meta.update(already_cropped=True, original_fps=clip.original_fps)
+    else:
+        clip = read_video(video, target_fps=fps)
+        result = extract_mouth_roi(
+            clip,
+            detector=_worker_detector(),
+            roi_size=roi_size,
+            max_missing=float(options.get("max_missing", 0.5)),
+            smooth_window=int(options.get("smooth_window", 5)),
+        )
+        frames = result.frames
+        meta.update(
+            already_cropped=False,
+            original_fps=clip.original_fps,
+            detector=result.detector,
+            missing_ratio=round(result.missing_ratio, 4),
+            mouth_centres=np.round(result.mouth_centres, 2).tolist(),
+        )
+    wav = item.get("wav")
+    if wav:
+        audio_seconds = _audio_duration(wav)
+        video_seconds = len(frames) / fps
+        tolerance = float(options.get("av_tolerance", 0.2))
+        if abs(audio_seconds - video_seconds) > tolerance:
+            raise AVLengthMismatchError(
+                video,
+                f"video {video_seconds:.2f} s but audio {audio_seconds:.2f} s "
+                f"({wav}); tolerance {tolerance:g} s",
+            )
+        meta.update(wav=wav, audio_seconds=round(audio_seconds, 3))
+    meta.update(num_frames=int(len(frames)), size=list(frames.shape[1:]))
+    save_roi(output_path, frames, fps, meta)
+    return meta
+
+
+def _run_item(item, output_path, options):
+    """Worker entry: never raises for a bad video; returns (status, item, error)."""
+    try:
+        process_one(item, output_path, options)
+        return "done", item, None
+    except VideoError as err:
+        return "failed", item, (type(err).__name__, err.reason)
+    except Exception as err:  # a bug or an odd file must not stop the whole run
+        return "failed", item, (type(err).__name__, " ".join(str(err).split()))
+
+
+def preprocess_videos(
+    inputs,
+    output_dir,
+    jobs=1,
+    shard=None,
+    detector="auto",
+    already_cropped=False,
+    keep_size=False,
+    roi_size=ROI_SIZE,
+    max_missing=0.5,
+    fps=25.0,
+    av_tolerance=0.2,
+    smooth_window=5,
+    detect_every=1,
+    data_root=None,
+    overwrite=False,
+    progress=True,
+):
+    """Preprocess videos into mouth-ROI ``.npz`` files; return a summary.
+
+    Arguments
+    ---------
+    inputs : str, os.PathLike or list
+        Folders, list files, JSON manifests or videos (see :func:`collect_inputs`).
+    output_dir : str
+        Cache folder; mirrors the inputs' relative paths.
+    jobs : int
+        Worker processes (1 = in this process). Each worker uses one thread and
+        builds its detector once.
+    shard : tuple of int, optional
+        ``(K, N)``, 1-based: process only the K-th of N disjoint parts of the
+        sorted list (for cluster array jobs).
+    detector : str or LandmarkDetector
+        Landmark backend (``"auto"``, ``"dlib"``, ``"haar"``...); an instance
+        only with ``jobs=1`` (detectors do not pickle).
+    already_cropped : bool
+        Inputs are mouth crops already: decode, grayscale, resize, cache.
+    keep_size : bool
+        With ``already_cropped``, keep the original size instead of ``roi_size``.
+    roi_size : int
+        Side of the stored crops.
+    max_missing : float
+        Fail a video with no face in more than this fraction of frames.
+    fps : float
+        Frame rate of the stored frames.
+    av_tolerance : float
+        Seconds by which audio (when given) and video may differ.
+    smooth_window : int
+        Landmark smoothing window in frames.
+    detect_every : int
+        dlib only: run the face detector every N frames and refit landmarks in
+        between (faster; 1 = every frame).
+    data_root : str, optional
+        Substituted for ``{data_root}`` in manifests/lists; root of relative paths.
+    overwrite : bool
+        Redo files whose ``.npz`` already exists.
+    progress : bool
+        Show a tqdm progress bar.
+
+    Returns
+    -------
+    dict
+        ``total``, ``done``, ``skipped``, ``failed``, ``failures`` (list of
+        ``(file, error_type, reason)``), ``report`` (path) and ``seconds``.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> out = tempfile.mkdtemp()
+    >>> listing = os.path.join(out, "list.txt")
+    >>> with open(listing, "w") as handle:
+    ...     _ = handle.write("/missing/video.mp4\\n")
+    >>> s = preprocess_videos(listing, out, already_cropped=True, progress=False)
+    >>> s["failed"], s["failures"][0][1:]
+    (1, ('UnreadableVideoError', 'file not found'))
+    """
+    start = time.time()
+    items = select_shard(collect_inputs(inputs, data_root=data_root), shard)
+    os.makedirs(output_dir, exist_ok=True)
+    options = {
+        "already_cropped": already_cropped,
+        "keep_size": keep_size,
+        "roi_size": roi_size,
+        "max_missing": max_missing,
+        "fps": fps,
+        "av_tolerance": av_tolerance,
+        "smooth_window": smooth_window,
+    }
+    todo, skipped = [], 0
+    for item in items:
+        target = os.path.join(output_dir, item["rel"])
+        if not overwrite and is_valid_roi(target):
+            skipped += 1
+        else:
+            todo.append((item, target))
+    report = report_path(output_dir, shard)
+    failures, done = [], 0
+    # Rewritten each run: files that failed before are retried, so the report
+    # lists exactly the current failures of this shard. Rows are flushed as they
+    # come so that a killed run still leaves them.
+    with open(report, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(REPORT_FIELDS)
+        handle.flush()
+        bar = _progress_bar(len(todo), progress)
+        spec = (detector, {"detect_every": detect_every} if detect_every > 1 else {})
+        for status, item, error in _iterate(todo, options, spec, jobs):
+            if status == "done":
+                done += 1
+            else:
+                row = (item["video"], error[0], error[1])
+                failures.append(row)
+                writer.writerow(row)
+                handle.flush()
+            bar.update(1)
+            bar.set_postfix(failed=len(failures), refresh=False)
+        bar.close()
+    return {
+        "total": len(items),
+        "done": done,
+        "skipped": skipped,
+        "failed": len(failures),
+        "failures": failures,
+        "report": report,
+        "seconds": round(time.time() - start, 2),
+    }
+
+
+def _progress_bar(total, enabled):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="video", disable=not enabled, dynamic_ncols=True)
+
+
+def _iterate(todo, options, detector, jobs):
+    if not todo:
+        return
+    if jobs <= 1 or len(todo) == 1:
+        if _WORKER.get("detector_spec") != detector:
+            _WORKER.update(detector_spec=detector, detector=None)
+        if not options.get("already_cropped"):
+            _worker_detector()  # fail early, once, if the backend is missing
+        for item, target in todo:
+            yield _run_item(item, target, options)
+        return
+    if not options.get("already_cropped"):
+        from speechbrain_v2s.video.landmarks import get_detector
+
+        get_detector(detector[0], **detector[1])  # check the backend once, here
+    import multiprocessing
+
+    # "spawn": forked children of a process that already runs OpenCV/torch
+    # threads can deadlock.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(detector, 1),
+    ) as pool:
+        futures = [
+            pool.submit(_run_item, item, target, options) for item, target in todo
+        ]
+        for future in as_completed(futures):
+            yield future.result()
+
+
+def _build_parser():
+    parser = argparse.ArgumentParser(
+        prog="v2s-preprocess",
+        description=(
+            "Crop aligned mouth ROIs (grayscale, 25 fps) from videos into a cache of "
+            ".npz files mirroring the input paths. Bad files are listed in "
+            "<output>/preprocess_report*.csv and the run goes on."
+        ),
+    )
+    parser.add_argument(
+        "inputs",
+        nargs="+",
+        help="folders (searched recursively), list files (video[TAB]wav per line), "
+        "SpeechBrain JSON manifests (entries with 'video', optional 'wav') or videos",
+    )
+    parser.add_argument("-o", "--output", required=True, help="cache folder")
+    parser.add_argument(
+        "-j", "--jobs", type=int, default=1, help="worker processes (default 1)"
+    )
+    parser.add_argument(
+        "--shard", type=parse_shard, default=None, help="K/N: do the K-th of N parts"
+    )
+    parser.add_argument(
+        "--detector",
+        default="auto",
+        help="landmark backend: auto (dlib, else haar), dlib, haar",
+    )
+    parser.add_argument(
+        "--already-cropped",
+        action="store_true",
+        help="inputs are mouth crops: only decode, grayscale, resize and cache",
+    )
+    parser.add_argument(
+        "--keep-size",
+        action="store_true",
+        help="with --already-cropped: keep the input size instead of --roi-size",
+    )
+    parser.add_argument("--roi-size", type=int, default=ROI_SIZE)
+    parser.add_argument(
+        "--max-missing",
+        type=float,
+        default=0.5,
+        help="fail a video with no face in more than this fraction of frames",
+    )
+    parser.add_argument("--fps", type=float, default=25.0)
+    parser.add_argument(
+        "--av-tolerance",
+        type=float,
+        default=0.2,
+        help="seconds audio and video may differ when a wav is given",
+    )
+    parser.add_argument("--smooth-window", type=int, default=5)
+    parser.add_argument(
+        "--detect-every",
+        type=int,
+        default=1,
+        help="dlib: detect faces every N frames, refit landmarks in between "
+        "(about 2x faster at N=5 with the same accuracy on our test video)",
+    )
+    parser.add_argument("--data-root", default=None, help="value of {data_root}")
+    parser.add_argument("--overwrite", action="store_true", help="redo existing files")
+    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument(
+        "--strict", action="store_true", help="exit with status 1 if any file failed"
+    )
+    return parser
+
+
+def main(argv=None):
+    """Command line entry point of ``v2s-preprocess``; returns the exit status.
+
+    Exit status 0 when the run completed (failed files are in the report), 1 when
+    no input video was found (or, with ``--strict``, a file failed), 2 for bad
+    arguments or a missing detector backend.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> main([tempfile.mkdtemp(), "-o", tempfile.mkdtemp(), "--no-progress"])
+    v2s-preprocess: no input videos found
+    1
+    """
+    args = _build_parser().parse_args(argv)
+    try:
+        summary = preprocess_videos(
+            args.inputs,
+            args.output,
+            jobs=args.jobs,
+            shard=args.shard,
+            detector=args.detector,
+            already_cropped=args.already_cropped,
+            keep_size=args.keep_size,
+            roi_size=args.roi_size,
+            max_missing=args.max_missing,
+            fps=args.fps,
+            av_tolerance=args.av_tolerance,
+            smooth_window=args.smooth_window,
+            detect_every=args.detect_every,
+            data_root=args.data_root,
+            overwrite=args.overwrite,
+            progress=not args.no_progress,
+        )
+    except (ImportError, FileNotFoundError) as err:
+        print(f"v2s-preprocess: {err}", file=sys.stderr)
+        return 2
+    if summary["total"] == 0:
+        print("v2s-preprocess: no input videos found")
+        return 1
+    print(
+        f"v2s-preprocess: done {summary['done']}, skipped {summary['skipped']}, "
+        f"failed {summary['failed']} of {summary['total']} in {summary['seconds']} s"
+        + (f" (report: {summary['report']})" if summary["failed"] else "")
+    )
+    return 1 if args.strict and summary["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
