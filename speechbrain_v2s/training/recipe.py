@@ -11,15 +11,26 @@ Example
 ['model']
 """
 
+import json
 import logging
+import os
 import sys
 
 import speechbrain as sb
+import torch
 from hyperpyyaml import load_hyperpyyaml
 
 from speechbrain_v2s.data.pipelines import audio_pipeline
+from speechbrain_v2s.data.roi_pipeline import (
+    STATS_FILENAME,
+    attach_rois,
+    av_pipeline,
+    roi_statistics,
+)
 from speechbrain_v2s.training.brain import V2SBrain
-from speechbrain_v2s.training.strategies import TrainingModel
+from speechbrain_v2s.training.strategies import TrainingModel, apply_finetune_strategy
+
+SPLITS = ("train", "valid", "test")
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +69,7 @@ def audio_datasets(hparams, splits=("train", "valid", "test")):
     """
     datasets = {}
     for split in splits:
-        path = hparams.get(f"{split}_json")
+        path = _manifest(hparams, split)
         if path is None:
             continue
         data = sb.dataio.dataset.DynamicItemDataset.from_json(path)
@@ -70,6 +81,149 @@ def audio_datasets(hparams, splits=("train", "valid", "test")):
         data.set_output_keys(["id", "sig"])
         datasets[split] = data
     return datasets
+
+
+def _manifest(hparams, split):
+    path = hparams.get(f"{split}_json")
+    return path if path and os.path.isfile(path) else None
+
+
+def prepare_rois(hparams, splits=SPLITS):
+    """Cache mouth ROIs for every video in the split manifests (main process).
+
+    Runs :func:`~speechbrain_v2s.video.preprocess.preprocess_videos` over the
+    manifests (already cached files are skipped, so a re-run only does what is
+    missing), writes ``<split>_v2a.json`` manifests that name each item's ROI
+    file (videos that failed are left out and listed in the preprocessing
+    report) and the training frames' mean/std in ``roi_stats.json``.
+    """
+    from speechbrain_v2s.video.preprocess import preprocess_videos
+
+    manifests = {s: _manifest(hparams, s) for s in splits if _manifest(hparams, s)}
+    roi_folder = hparams["roi_folder"]
+    summary = preprocess_videos(
+        list(manifests.values()),
+        roi_folder,
+        jobs=hparams.get("preprocess_jobs", 1),
+        detector=hparams.get("roi_detector", "auto"),
+        already_cropped=hparams.get("already_cropped", False),
+        data_root=hparams.get("data_folder"),
+        progress=hparams.get("progress", True),
+    )
+    logger.info(
+        "Mouth ROIs: %d done, %d cached, %d failed (%s)",
+        summary["done"],
+        summary["skipped"],
+        summary["failed"],
+        summary["report"],
+    )
+    for split, manifest in manifests.items():
+        attach_rois(
+            manifest,
+            roi_folder,
+            _v2a_manifest(hparams, split),
+            data_root=hparams.get("data_folder"),
+        )
+    with open(_v2a_manifest(hparams, "train"), encoding="utf-8") as handle:
+        train_rois = [entry["roi_path"] for entry in json.load(handle).values()]
+    mean, std = roi_statistics(train_rois)
+    with open(os.path.join(hparams["save_folder"], STATS_FILENAME), "w") as handle:
+        json.dump({"mean": mean, "std": max(std, 1e-3)}, handle)
+
+
+def _v2a_manifest(hparams, split):
+    return os.path.join(hparams["save_folder"], f"{split}_v2a.json")
+
+
+def roi_stats(hparams):
+    """The ROI normalisation: hparams ``roi_mean``/``roi_std`` if set, else the
+    statistics :func:`prepare_rois` measured on the training set."""
+    if hparams.get("roi_mean") is not None and hparams.get("roi_std") is not None:
+        return float(hparams["roi_mean"]), float(hparams["roi_std"])
+    with open(os.path.join(hparams["save_folder"], STATS_FILENAME)) as handle:
+        stats = json.load(handle)
+    return stats["mean"], stats["std"]
+
+
+def av_datasets(hparams, splits=SPLITS):
+    """DynamicItemDatasets with ``roi`` and ``sig`` (and ``speaker`` when the
+    model has a speaker table) from the ``<split>_v2a.json`` manifests."""
+    mean, std = roi_stats(hparams)
+    datasets = {}
+    for split in splits:
+        path = _v2a_manifest(hparams, split)
+        if not os.path.isfile(path):
+            continue
+        data = sb.dataio.dataset.DynamicItemDataset.from_json(path)
+        max_duration = hparams.get(f"{split}_max_duration")
+        if max_duration:
+            data = data.filtered_sorted(key_max_value={"duration": max_duration})
+        train = split == "train"
+        data.add_dynamic_item(
+            av_pipeline(
+                crop_frames=hparams.get("crop_frames") if train else None,
+                train=train,
+                flip_prob=hparams.get("flip_prob", 0.5),
+                time_mask_frames=hparams.get("time_mask_frames", 0),
+                mean=mean,
+                std=std,
+            )
+        )
+        keys = ["id", "roi", "sig"]
+        if speaker_encoder_needed(hparams):
+            data.add_dynamic_item(speaker_pipeline(hparams))
+            keys.append("speaker")
+        data.set_output_keys(keys)
+        datasets[split] = data
+    return datasets
+
+
+def speaker_encoder_needed(hparams):
+    """Whether batches must carry a speaker index (a learned speaker table).
+
+    Example
+    -------
+    >>> speaker_encoder_needed({"speaker_mode": "table"}), speaker_encoder_needed({})
+    (True, False)
+    """
+    return hparams.get("speaker_mode", "none") == "table"
+
+
+def speaker_index(hparams):
+    """Speaker id → row of the speaker table, from the training manifest.
+
+    Written once to ``speakers.json`` in the save folder so that evaluation and
+    inference use the same rows; speakers not in it (unseen) map to -1, which
+    the conditioner treats as "no identity given" (the neutral embedding).
+    """
+    path = os.path.join(hparams["save_folder"], "speakers.json")
+    if os.path.isfile(path):
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    with open(_v2a_manifest(hparams, "train"), encoding="utf-8") as handle:
+        speakers = sorted(
+            {str(e.get("spk_id", "")) for e in json.load(handle).values()}
+        )
+    index = {spk: i for i, spk in enumerate(speakers)}
+    sb.utils.distributed.run_on_main(_write_json, args=[path, index])
+    return index
+
+
+def _write_json(path, data):
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=2)
+
+
+def speaker_pipeline(hparams):
+    """Dynamic item ``spk_id`` → ``speaker`` (table row; -1 for unseen)."""
+    index = speaker_index(hparams)
+
+    @sb.utils.data_pipeline.takes("spk_id")
+    @sb.utils.data_pipeline.provides("speaker")
+    def _pipeline(spk_id):
+        return torch.tensor(index.get(str(spk_id), -1), dtype=torch.long)
+
+    return _pipeline
 
 
 def brain_modules(hparams, training_model=None):
@@ -126,3 +280,49 @@ def fit_and_test(brain, hparams, datasets):
             test_loader_kwargs=hparams.get("test_dataloader_opts", {"batch_size": 1}),
         )
     return brain
+
+
+def build_training_model(hparams):
+    """The V2A model wrapped for its ``finetune_strategy`` (A2A weights loaded).
+
+    Done before the Brain recovers a checkpoint, so a resumed run ends up with
+    its own fine-tuned weights, not the pre-trained ones.
+    """
+    strategy = hparams.get("finetune_strategy", "scratch")
+    training_model, report = apply_finetune_strategy(
+        hparams["model"],
+        strategy,
+        pretrained_a2a=hparams.get("pretrained_a2a"),
+        a2a_model=hparams.get("a2a_model") if strategy == "joint" else None,
+        strict=hparams.get("strict_transfer", True),
+    )
+    if report is not None:
+        logger.info("A2A transfer (%s): %s", strategy, report)
+    return training_model
+
+
+def run_a2a(prepare=None, prepare_kwargs=None, argv=None):
+    """Everything an A2A ``train.py`` does: prepare, build, fit, test.
+
+    ``prepare`` (a manifest-writing function) runs on the main process with
+    ``prepare_kwargs(hparams)`` unless the YAML sets ``skip_prep``.
+    """
+    hparams, run_opts, _ = load_recipe(argv)
+    if prepare is not None and not hparams.get("skip_prep", False):
+        sb.utils.distributed.run_on_main(prepare, kwargs=prepare_kwargs(hparams))
+    datasets = audio_datasets(hparams)
+    brain = build_brain(hparams, run_opts)
+    return fit_and_test(brain, hparams, datasets)
+
+
+def run_v2a(prepare=None, prepare_kwargs=None, argv=None):
+    """Everything a V2A ``train.py`` does: prepare manifests, cache mouth ROIs,
+    apply the fine-tuning strategy, fit, test."""
+    hparams, run_opts, _ = load_recipe(argv)
+    if not hparams.get("skip_prep", False):
+        if prepare is not None:
+            sb.utils.distributed.run_on_main(prepare, kwargs=prepare_kwargs(hparams))
+        sb.utils.distributed.run_on_main(prepare_rois, args=[hparams])
+    datasets = av_datasets(hparams)
+    brain = build_brain(hparams, run_opts, build_training_model(hparams))
+    return fit_and_test(brain, hparams, datasets)

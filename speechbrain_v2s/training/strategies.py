@@ -102,7 +102,7 @@ def decoder_parameter_names(training_model):
 
 
 def apply_finetune_strategy(
-    model, strategy="scratch", pretrained_a2a=None, a2a_encoder=None, strict=True
+    model, strategy="scratch", pretrained_a2a=None, a2a_model=None, strict=True
 ):
     """Prepare ``model`` for V2A training with one of :data:`FINETUNE_STRATEGIES`.
 
@@ -115,8 +115,10 @@ def apply_finetune_strategy(
     pretrained_a2a : str, optional
         A2A checkpoint (file written by ``save_pretrained_decoder``, a local
         folder or a Hub id holding one); required by every strategy but scratch.
-    a2a_encoder : torch.nn.Module, optional
-        Audio encoder for the ``joint`` strategy's A2A path.
+    a2a_model : speechbrain_v2s.nnet.model.V2SModel, optional
+        An A2A model of the same architecture; the ``joint`` strategy loads the
+        pre-trained audio encoder into it and runs its encoder on each batch's
+        audio through the shared temporal module and decoder.
     strict : bool
         Whether a shape mismatch in the checkpoint is an error.
 
@@ -153,7 +155,10 @@ def apply_finetune_strategy(
         for param in model.decoder.parameters():
             param.requires_grad_(False)
     if strategy == "joint":
-        if a2a_encoder is None:
-            raise ValueError("finetune_strategy=joint needs an a2a_encoder")
-        return TrainingModel(model, a2a_encoder), report
+        if a2a_model is None:
+            raise ValueError("finetune_strategy=joint needs an a2a_model")
+        a2a_model.load_pretrained_a2a(
+            resolve_checkpoint(pretrained_a2a), parts=("encoder",), strict=strict
+        )
+        return TrainingModel(model, a2a_model.encoder), report
     return TrainingModel(model), report

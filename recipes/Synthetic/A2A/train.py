@@ -1,0 +1,53 @@
+#!/usr/bin/env python3
+"""A2A pre-training on the built-in synthetic audio-only corpus (CPU-sized).
+
+The corpus (espeak-ng voices speaking GRID sentences) is generated on first use,
+then the run is the same as ``recipes/AudioOnly/A2A`` on a real corpus:
+
+    python train.py hparams/tiny_wave.yaml
+    python train.py hparams/tiny_mel.yaml --number_of_epochs 5
+"""
+
+import os
+import sys
+
+from speechbrain_v2s.training.recipe import run_a2a
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "AudioOnly", "A2A"))
+from audio_prepare import prepare_audio  # noqa: E402
+
+
+def prepare_synthetic_audio(
+    data_folder, save_folder, speakers, utterances_per_speaker, valid_ratio, seed
+):
+    """Generate the audio-only corpus if it is not there, then write manifests."""
+    from speechbrain_v2s.data.synthetic import generate_corpus
+
+    if not os.path.isfile(os.path.join(data_folder, "corpus.json")):
+        generate_corpus(
+            data_folder,
+            speakers=speakers,
+            utterances_per_speaker=utterances_per_speaker,
+            seed=seed,
+            audio_only=True,
+        )
+    prepare_audio(
+        [data_folder], save_folder, valid_ratio=valid_ratio, seed=seed, progress=False
+    )
+
+
+def prepare_kwargs(hparams):
+    """Arguments of :func:`prepare_synthetic_audio` from the YAML."""
+    return {
+        "data_folder": hparams["data_folder"],
+        "save_folder": hparams["save_folder"],
+        "speakers": hparams["synth_speakers"],
+        "utterances_per_speaker": hparams["synth_utterances_per_speaker"],
+        "valid_ratio": hparams["valid_ratio"],
+        "seed": hparams["seed"],
+    }
+
+
+if __name__ == "__main__":
+    run_a2a(prepare_synthetic_audio, prepare_kwargs)
