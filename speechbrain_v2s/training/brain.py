@@ -313,6 +313,10 @@ class V2SBrain(sb.Brain):
                     num_to_keep=self._hp("checkpoints_to_keep", 2),
                 )
                 self._export_decoder_if_best(stats)
+        elif getattr(self, "baseline_run", False):
+            if train_logger is not None:
+                train_logger.log_stats(stats_meta={"epoch": 0}, valid_stats=stats)
+            self.baseline_stats = stats
         else:
             if train_logger is not None:
                 train_logger.log_stats(

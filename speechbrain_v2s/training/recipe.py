@@ -265,13 +265,27 @@ def build_brain(hparams, run_opts, training_model=None):
 
 
 def fit_and_test(brain, hparams, datasets):
-    """``brain.fit`` on train/valid, then ``brain.evaluate`` on the best checkpoint."""
+    """``brain.fit`` on train/valid, then ``brain.evaluate`` on the best checkpoint.
+
+    With ``baseline_validation: True``, a fresh run (no checkpoint yet) first
+    scores the untrained (or just initialised) model on the validation set and
+    logs it as epoch 0: the reference that training must beat.
+    """
+    valid_kwargs = hparams.get("valid_dataloader_opts", {"batch_size": 1})
+    if (
+        hparams.get("baseline_validation", False)
+        and "valid" in datasets
+        and (brain.checkpointer is None or brain.checkpointer.find_checkpoint() is None)
+    ):
+        brain.baseline_run = True
+        brain.evaluate(datasets["valid"], test_loader_kwargs=valid_kwargs)
+        brain.baseline_run = False
     brain.fit(
         brain.hparams.epoch_counter,
         datasets["train"],
         datasets.get("valid"),
         train_loader_kwargs=hparams["train_dataloader_opts"],
-        valid_loader_kwargs=hparams.get("valid_dataloader_opts", {"batch_size": 1}),
+        valid_loader_kwargs=valid_kwargs,
     )
     if "test" in datasets:
         brain.evaluate(

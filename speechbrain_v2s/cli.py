@@ -1,0 +1,171 @@
+"""Command-line tools: ``v2s-synthesize`` and ``v2s-export``.
+
+Each prints one clear line per bad input and exits non-zero (2: usage or no
+usable input, 1: some items failed); a batch run never stops at a bad file.
+
+Example
+-------
+>>> synthesize_main(["--model", "/no/such/model", "/no/such/video.mp4"])
+2
+"""
+
+import argparse
+import logging
+import os
+import sys
+
+EXIT_OK, EXIT_FAILED_ITEMS, EXIT_USAGE = 0, 1, 2
+VIDEO_SUFFIXES = (".mp4", ".mpg", ".mpeg", ".avi", ".mov", ".mkv", ".webm", ".npz")
+
+
+def _error(message):
+    print(f"error: {message}", file=sys.stderr)
+
+
+def expand_inputs(inputs):
+    """Video files from files, folders (recursive) and ``.txt``/``.lst`` lists.
+
+    Example
+    -------
+    >>> import os, tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> for name in ("a.mp4", "b.txt"):
+    ...     open(os.path.join(d, name), "w").close()
+    >>> [os.path.basename(p) for p in expand_inputs([d])]
+    ['a.mp4']
+    """
+    out = []
+    for item in inputs:
+        if os.path.isdir(item):
+            for folder, dirs, files in os.walk(item):
+                dirs.sort()
+                out += [
+                    os.path.join(folder, f)
+                    for f in sorted(files)
+                    if f.lower().endswith(VIDEO_SUFFIXES)
+                ]
+        elif item.lower().endswith((".txt", ".lst")) and os.path.isfile(item):
+            with open(item, encoding="utf-8") as handle:
+                out += [line.strip() for line in handle if line.strip()]
+        else:
+            out.append(item)
+    return out
+
+
+def _output_path(video, args, batch):
+    if not batch and args.output:
+        return args.output
+    stem = os.path.splitext(os.path.basename(video))[0] + ".wav"
+    folder = args.output if batch and args.output else os.path.dirname(video)
+    return os.path.join(folder or ".", stem)
+
+
+def synthesize_main(argv=None):
+    """``v2s-synthesize VIDEO... [-o OUT] [--model SOURCE] [--mux OUT.mp4]``."""
+    parser = argparse.ArgumentParser(
+        prog="v2s-synthesize",
+        description="Speech from silent talking-face video (24 kHz wav).",
+    )
+    parser.add_argument("inputs", nargs="+", help="videos, folders or list files")
+    parser.add_argument(
+        "-o", "--output", help="output wav (one input) or folder (several)"
+    )
+    parser.add_argument(
+        "--model", required=True, help="model folder or Hugging Face Hub id"
+    )
+    parser.add_argument("--savedir", help="where Hub models are cached")
+    parser.add_argument("--mux", help="also write this video with the speech as audio")
+    parser.add_argument("--reference-audio", help="a clip of the target voice")
+    parser.add_argument(
+        "--already-cropped", action="store_true", help="inputs are mouth crops"
+    )
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ...")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+
+    videos = expand_inputs(args.inputs)
+    if not videos:
+        _error("no input videos found")
+        return EXIT_USAGE
+    batch = len(videos) > 1
+    if batch and args.mux:
+        _error("--mux takes a single input video")
+        return EXIT_USAGE
+    try:
+        from speechbrain_v2s.inference import VideoToSpeech
+
+        model = VideoToSpeech.from_hparams(
+            source=args.model,
+            savedir=args.savedir,
+            run_opts={"device": args.device},
+        )
+    except Exception as err:  # any loading problem is one line for the user
+        _error(f"cannot load model {args.model!r}: {err}")
+        return EXIT_USAGE
+
+    from speechbrain_v2s.audio.features import SAMPLE_RATE
+    from speechbrain_v2s.audio.io import write_audio
+
+    failed = 0
+    for video in videos:
+        try:
+            wav = model.synthesize_file(
+                video,
+                reference_audio=args.reference_audio,
+                already_cropped=args.already_cropped,
+            )
+            out = _output_path(video, args, batch)
+            os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+            write_audio(out, wav, SAMPLE_RATE)
+            if args.mux:
+                from speechbrain_v2s.video.io import mux_audio
+
+                mux_audio(video, wav.numpy(), SAMPLE_RATE, args.mux)
+            print(out)
+        except Exception as err:  # report and go on with the next video
+            _error(f"{video}: {err}")
+            failed += 1
+    if failed == len(videos):
+        return EXIT_USAGE if not batch else EXIT_FAILED_ITEMS
+    return EXIT_FAILED_ITEMS if failed else EXIT_OK
+
+
+def export_main(argv=None):
+    """``v2s-export RUN_FOLDER OUT_DIR [--kind v2a|a2a|vocoder] [--vocoder X]``."""
+    from speechbrain_v2s.export import KINDS, export_model
+
+    parser = argparse.ArgumentParser(
+        prog="v2s-export",
+        description="Export a recipe's output folder to a from_hparams model folder.",
+    )
+    parser.add_argument("run_folder", help="the recipe's output_folder")
+    parser.add_argument("out_dir", help="model folder to write")
+    parser.add_argument("--kind", choices=KINDS, default="v2a")
+    parser.add_argument("--vocoder", help="vocoder run folder or vocoder.ckpt")
+    parser.add_argument("--checkpoint", help="a CKPT folder (default: the best)")
+    args = parser.parse_args(argv)
+    try:
+        summary = export_model(
+            args.run_folder,
+            args.out_dir,
+            kind=args.kind,
+            vocoder=args.vocoder,
+            checkpoint=args.checkpoint,
+        )
+    except (OSError, ValueError, KeyError) as err:
+        _error(str(err))
+        return EXIT_USAGE
+    for name in summary["files"]:
+        print(os.path.join(args.out_dir, name))
+    return EXIT_OK
+
+
+def _entry(main):
+    def run():
+        sys.exit(main())
+
+    return run
+
+
+synthesize = _entry(synthesize_main)
+export = _entry(export_main)

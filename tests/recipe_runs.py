@@ -1,0 +1,66 @@
+"""Helpers for tests that run recipes as a user would: ``python train.py ...``."""
+
+import os
+import re
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RECIPES = os.path.join(ROOT, "recipes")
+
+
+def recipe_command(recipe, hparams, *overrides, python=sys.executable):
+    """The command line of ``recipes/<recipe>/train.py <hparams> <overrides>``."""
+    folder = os.path.join(RECIPES, recipe)
+    return [python, os.path.join(folder, "train.py"), os.path.join(folder, hparams)] + [
+        str(o) for o in overrides
+    ]
+
+
+def run_recipe(recipe, hparams, *overrides, cwd, timeout=900, env=None):
+    """Run a recipe to completion; fail with its output if it fails."""
+    cmd = recipe_command(recipe, hparams, *overrides)
+    result = subprocess.run(
+        cmd,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=subprocess_env(env),
+    )
+    if result.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(cmd)} failed ({result.returncode}):\n"
+            f"{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
+        )
+    return result
+
+
+def subprocess_env(extra=None):
+    """Environment for recipe subprocesses: 1 thread each, no progress bars."""
+    env = dict(os.environ)
+    env.update({"OMP_NUM_THREADS": "1", "TQDM_DISABLE": "1"})
+    env.update(extra or {})
+    return env
+
+
+_STAGE = re.compile(r"(train|valid|test) ([\w ]+?): ([-\d.e+]+|nan)")
+_META = re.compile(r"(epoch|Epoch loaded): (\d+)")
+
+
+def read_train_log(path):
+    """Rows of a SpeechBrain ``train_log.txt``: ``{"epoch": n, "train": {...},
+    "valid": {...}, "test": {...}}``."""
+    rows = []
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            if not line.strip():
+                continue
+            row = {"train": {}, "valid": {}, "test": {}}
+            meta = _META.search(line)
+            if meta:
+                row["epoch"] = int(meta.group(2))
+            for stage, key, value in _STAGE.findall(line):
+                row[stage][key.strip()] = float(value)
+            rows.append(row)
+    return rows

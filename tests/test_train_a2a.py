@@ -1,0 +1,179 @@
+"""A2A pre-training, run as users run it: the synthetic recipe's ``train.py``.
+
+Slow tests (minutes on 2 CPU cores): the tiny models learn, a SIGKILLed run
+resumes where it stopped, and two-process DDP under torchrun works.
+"""
+
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+import torch
+from recipe_runs import read_train_log, recipe_command, run_recipe, subprocess_env
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def a2a_corpus(tmp_path_factory):
+    """An audio-only corpus big enough for ~10 training steps per epoch."""
+    from speechbrain_v2s.data.synthetic import generate_corpus
+
+    folder = tmp_path_factory.mktemp("a2a") / "corpus_audio"
+    generate_corpus(
+        folder,
+        speakers=4,
+        utterances_per_speaker=12,
+        seed=7,
+        audio_only=True,
+        progress=False,
+    )
+    return folder
+
+
+def _overrides(corpus, out, epochs, **extra):
+    args = [
+        "--data_folder",
+        corpus,
+        "--output_folder",
+        out,
+        "--number_of_epochs",
+        epochs,
+        "--batch_size",
+        4,
+        "--valid_ratio",
+        0.15,
+        "--ckpt_interval_minutes",
+        0,
+    ]
+    for key, value in extra.items():
+        args += [f"--{key}", value]
+    return args
+
+
+@pytest.mark.parametrize("arch", ["tiny_mel", "tiny_wave"])
+def test_tiny_a2a_learns(arch, a2a_corpus, tmp_path):
+    out = tmp_path / arch
+    epochs = 6
+    run_recipe(
+        "Synthetic/A2A",
+        f"hparams/{arch}.yaml",
+        *_overrides(a2a_corpus, out, epochs),
+        cwd=tmp_path,
+    )
+    rows = [r for r in read_train_log(out / "train_log.txt") if "epoch" in r]
+    # Epoch 0 is the untrained model's validation (baseline_validation).
+    assert [r["epoch"] for r in rows] == list(range(0, epochs + 1))
+    untrained, first, last = rows[0], rows[1], rows[-1]
+    # Validation reconstruction error falls clearly (margin: 15 %) ...
+    assert last["valid"]["mel_l1"] < 0.85 * first["valid"]["mel_l1"], rows
+    # ... and so does the generator's training loss.
+    assert last["train"]["loss"] < 0.85 * first["train"]["loss"], rows
+    # Intelligibility of the reconstruction rises above the untrained model's.
+    assert last["valid"]["stoi"] > untrained["valid"]["stoi"] + 0.05, rows
+    # The best model was exported for V2A initialisation and loads back.
+    state = torch.load(out / "a2a_decoder.ckpt", map_location="cpu")
+    assert state
+
+
+def _checkpoints(save_folder):
+    if not os.path.isdir(save_folder):
+        return []
+    return sorted(d for d in os.listdir(save_folder) if d.startswith("CKPT"))
+
+
+def _brain_state(ckpt_dir):
+    return torch.load(os.path.join(ckpt_dir, "brain.ckpt"), map_location="cpu")
+
+
+def test_resume_after_sigkill(a2a_corpus, tmp_path):
+    """Kill mid-epoch 2; the restart finishes with exactly the step count of an
+    uninterrupted run, every epoch logged once."""
+    out = tmp_path / "run"
+    epochs = 3
+    overrides = _overrides(a2a_corpus, out, epochs) + ["--ckpt_interval_steps", 2]
+    # ckpt_interval_minutes is a run option: both flags may not be > 0 together
+    cmd = recipe_command("Synthetic/A2A", "hparams/tiny_mel.yaml", *overrides)
+    log = out / "train_log.txt"
+    proc = subprocess.Popen(
+        cmd,
+        cwd=tmp_path,
+        env=subprocess_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    killed_after = None
+    deadline = time.time() + 600
+    try:
+        while time.time() < deadline and proc.poll() is None:
+            # Wait until epoch 1 is logged and an intra-epoch checkpoint of
+            # epoch 2 exists, then kill without warning.
+            if log.exists() and "epoch: 1" in log.read_text():
+                intra = [
+                    c
+                    for c in _checkpoints(out / "save")
+                    if "intra" in (out / "save" / c / "CKPT.yaml").read_text().lower()
+                ]
+                if intra:
+                    killed_after = _brain_state(out / "save" / intra[-1])["step"]
+                    proc.send_signal(signal.SIGKILL)
+                    break
+            time.sleep(0.2)
+    finally:
+        proc.wait()
+    assert killed_after is not None, "never saw an intra-epoch checkpoint"
+    assert "epoch: 2" not in log.read_text()
+
+    run_recipe("Synthetic/A2A", "hparams/tiny_mel.yaml", *overrides, cwd=tmp_path)
+    rows = [r for r in read_train_log(log) if "epoch" in r]
+    assert [r["epoch"] for r in rows] == [0, 1, 2, 3]
+    final = [
+        c
+        for c in _checkpoints(out / "save")
+        if "intra" not in (out / "save" / c / "CKPT.yaml").read_text().lower()
+    ]
+    steps = _brain_state(out / "save" / final[-1])["optimizer_step"]
+    steps_per_epoch = _steps_per_epoch(out / "save" / "train.json", 4)
+    assert steps == epochs * steps_per_epoch
+    # The interrupted epoch's loss continues the trend instead of restarting.
+    assert rows[2]["train"]["loss"] < 1.2 * rows[1]["train"]["loss"]
+
+
+def _steps_per_epoch(manifest, batch_size):
+    import json
+
+    with open(manifest) as handle:
+        return len(json.load(handle)) // batch_size  # drop_last
+
+
+def test_torchrun_two_processes(a2a_corpus, tmp_path):
+    out = tmp_path / "ddp"
+    folder = os.path.join(
+        os.path.dirname(__file__), "..", "recipes", "Synthetic", "A2A"
+    )
+    cmd = [
+        os.path.join(os.path.dirname(os.sys.executable), "torchrun"),
+        "--nproc_per_node=2",
+        "--standalone",
+        os.path.join(folder, "train.py"),
+        os.path.join(folder, "hparams/tiny_mel.yaml"),
+        "--distributed_backend",
+        "gloo",
+    ] + [str(a) for a in _overrides(a2a_corpus, out, 1)]
+    result = subprocess.run(
+        cmd,
+        cwd=tmp_path,
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-5000:]
+    ckpts = _checkpoints(out / "save")
+    assert len(ckpts) == 1, ckpts  # one writer: rank 0
+    state = torch.load(out / "save" / ckpts[0] / "model.ckpt", map_location="cpu")
+    assert any(key.startswith("model.") for key in state)
+    rows = [r for r in read_train_log(out / "train_log.txt") if "epoch" in r]
+    assert [r["epoch"] for r in rows] == [0, 1]  # logged once, not once per rank
