@@ -1,4 +1,4 @@
-"""Command-line tools: ``v2s-synthesize`` and ``v2s-export``.
+"""Command-line tools: ``v2s-synthesize``, ``v2s-export`` and ``v2s-upload``.
 
 Each prints one clear line per bad input and exits non-zero (2: usage or no
 usable input, 1: some items failed); a batch run never stops at a bad file.
@@ -160,6 +160,35 @@ def export_main(argv=None):
     return EXIT_OK
 
 
+def upload_main(argv=None):
+    """``v2s-upload FOLDER USER/REPO [--private] [--dry-run]``."""
+    from speechbrain_v2s.hub import upload_folder
+
+    parser = argparse.ArgumentParser(
+        prog="v2s-upload",
+        description="Publish an exported model folder to the Hugging Face Hub.",
+    )
+    parser.add_argument("folder", help="a folder written by v2s-export")
+    parser.add_argument("repo_id", help="user/name on the Hub")
+    parser.add_argument("--private", action="store_true")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="list what would be sent"
+    )
+    parser.add_argument("--token", help="default: HF_TOKEN or the saved login")
+    args = parser.parse_args(argv)
+    try:
+        files = upload_folder(
+            args.folder, args.repo_id, args.token, args.private, args.dry_run
+        )
+    except Exception as err:  # auth, network, missing folder: one line
+        _error(f"upload to {args.repo_id} failed: {err}")
+        return EXIT_USAGE
+    verb = "would upload" if args.dry_run else "uploaded"
+    for name, size in files:
+        print(f"{verb} {name} ({size} bytes)")
+    return EXIT_OK
+
+
 def _entry(main):
     def run():
         sys.exit(main())
@@ -169,3 +198,4 @@ def _entry(main):
 
 synthesize = _entry(synthesize_main)
 export = _entry(export_main)
+upload = _entry(upload_main)

@@ -28,6 +28,7 @@ import torch
 from ruamel.yaml import YAML
 
 from speechbrain_v2s.hub import DECODER_FILENAME
+from speechbrain_v2s.hub_card import last_logged_metrics, render_card
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +90,55 @@ def vocoder_state(source):
             return strip_prefix(_model_state(ckpt), "decoder.")
     state = torch.load(path, map_location="cpu", weights_only=True)
     return state.get("vocoder", state)
+
+
+def _count(manifest):
+    if not manifest or not os.path.isfile(manifest):
+        return "?"
+    with open(manifest, encoding="utf-8") as handle:
+        return len(json.load(handle))
+
+
+def _num_params(state):
+    return sum(v.numel() for v in state.values() if v.is_floating_point())
+
+
+def card_fields(run_folder, hparams, kind, out_dir, state):
+    """What the model card says, taken from the run."""
+    arch = hparams.get("arch", {})
+    family = "mel" if "vocoder" in arch else "wave"
+    data = hparams.get("data_folder") or hparams.get("data_folders") or "?"
+    if isinstance(data, (list, tuple)):
+        data = ", ".join(os.path.basename(str(d).rstrip("/")) for d in data)
+    else:
+        data = os.path.basename(str(data).rstrip("/"))
+    stage = "test" if kind == "v2a" else "valid"
+    metrics = last_logged_metrics(os.path.join(run_folder, "train_log.txt"), stage)
+    pretrained = hparams.get("pretrained_a2a")
+    strategy = hparams.get("finetune_strategy", "scratch")
+    init = (
+        f"initialised from the A2A pre-trained decoder `{pretrained}`"
+        if pretrained and strategy != "scratch"
+        else "trained from scratch (no A2A initialisation)"
+    )
+    return {
+        "name": os.path.basename(os.path.abspath(out_dir)),
+        "repo": "<user>/" + os.path.basename(os.path.abspath(out_dir)),
+        "dataset": data,
+        "family": family,
+        "family_long": (
+            "mel spectrogram + vocoder" if family == "mel" else "waveform GAN"
+        ),
+        "strategy": strategy,
+        "init_text": init,
+        "metrics": metrics,
+        "train_count": _count(hparams.get("train_json")),
+        "test_count": _count(hparams.get("test_json")),
+        "params": f"{_num_params(state):,}",
+        "arch": os.path.basename(str(run_folder.rstrip("/"))),
+        "recipe": os.path.relpath(run_folder),
+        "detector": hparams.get("roi_detector", "auto"),
+    }
 
 
 def _arch_text(run_hparams):
@@ -207,6 +257,12 @@ def export_model(
 
             shutil.copyfile(speakers, os.path.join(out_dir, "speakers.json"))
             files.append("speakers.json")
+
+    with open(os.path.join(out_dir, "README.md"), "w", encoding="utf-8") as f:
+        f.write(
+            render_card(kind, card_fields(run_folder, hparams, kind, out_dir, state))
+        )
+    files.append("README.md")
 
     text = interface_yaml(_arch_text(hparams), kind, roi_stats, has_vocoder)
     with open(os.path.join(out_dir, "hyperparams.yaml"), "w", encoding="utf-8") as f:

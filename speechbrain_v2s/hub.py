@@ -68,3 +68,36 @@ def resolve_checkpoint(source, filename=DECODER_FILENAME, savedir=None):
             f"pretrained source {source!r}: could not fetch {filename} from the "
             f"Hugging Face Hub ({err})"
         ) from err
+
+
+def upload_folder(folder, repo_id, token=None, private=False, dry_run=False):
+    """Publish an exported model folder to the Hugging Face Hub.
+
+    The token comes from ``token``, else the usual ``HF_TOKEN`` variable or
+    ``huggingface-cli login``. With ``dry_run`` nothing is sent: the files that
+    would be uploaded are returned as ``(relative path, bytes)``.
+
+    Example
+    -------
+    >>> import os, tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> _ = open(os.path.join(d, "hyperparams.yaml"), "w").write("x: 1\\n")
+    >>> upload_folder(d, "user/model", dry_run=True)
+    [('hyperparams.yaml', 5)]
+    """
+    if not os.path.isfile(os.path.join(folder, "hyperparams.yaml")):
+        raise FileNotFoundError(f"{folder}: no hyperparams.yaml (export it first)")
+    files = []
+    for root, dirs, names in os.walk(folder):
+        dirs.sort()
+        for name in sorted(names):
+            path = os.path.join(root, name)
+            files.append((os.path.relpath(path, folder), os.path.getsize(path)))
+    if dry_run:
+        return files
+    from huggingface_hub import HfApi
+
+    api = HfApi(token=token)
+    api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
+    api.upload_folder(folder_path=folder, repo_id=repo_id, repo_type="model")
+    return files

@@ -20,6 +20,7 @@ import torch
 from speechbrain.inference.interfaces import Pretrained
 
 from speechbrain_v2s.audio.features import SAMPLE_RATE, SAMPLES_PER_FRAME
+from speechbrain_v2s.video.frames import centre_crop_tensor, normalise_frames
 
 
 def chunk_spans(total, chunk, overlap):
@@ -120,14 +121,8 @@ class VideoToSpeech(_SynthesisMixin, Pretrained):
 
     def prepare_frames(self, frames):
         """uint8 mouth crops ``[T, H, W]`` → normalised ``[1, T, 1, 88, 88]``."""
-        from speechbrain_v2s.data.roi_pipeline import normalise_frames
-        from speechbrain_v2s.video.mouth_roi import centre_crop, resize_roi
-
         crop = int(getattr(self.hparams, "crop_size", 88))
-        frames = torch.as_tensor(frames)
-        if frames.shape[-1] < crop or frames.shape[-2] < crop:
-            frames = torch.as_tensor(resize_roi(frames.numpy(), crop))
-        frames = centre_crop(frames, crop)
+        frames = centre_crop_tensor(frames, crop)
         roi = normalise_frames(frames, self.hparams.roi_mean, self.hparams.roi_std)
         return roi.unsqueeze(0)
 

@@ -27,6 +27,7 @@ import torch
 from speechbrain_v2s.audio.features import SAMPLE_RATE, SAMPLES_PER_FRAME
 from speechbrain_v2s.audio.io import load_audio
 from speechbrain_v2s.data.pipelines import fit_to_frames, random_frame_offset
+from speechbrain_v2s.video.frames import normalise_frames
 from speechbrain_v2s.video.mouth_roi import (
     CROP_SIZE,
     centre_crop,
@@ -38,19 +39,6 @@ from speechbrain_v2s.video.mouth_roi import (
 logger = logging.getLogger(__name__)
 
 STATS_FILENAME = "roi_stats.json"
-
-
-def normalise_frames(frames, mean, std):
-    """uint8 ``[T, H, W]`` frames → float ``[T, 1, H, W]``, ``(x/255 - mean)/std``.
-
-    Example
-    -------
-    >>> import torch
-    >>> normalise_frames(torch.zeros(2, 3, 3, dtype=torch.uint8), 0.0, 1.0).shape
-    torch.Size([2, 1, 3, 3])
-    """
-    frames = torch.as_tensor(np.ascontiguousarray(frames)).float() / 255.0
-    return ((frames - mean) / std).unsqueeze(1)
 
 
 def time_mask(frames, max_frames, generator=None):
