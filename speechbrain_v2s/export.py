@@ -10,6 +10,8 @@ expects of a SpeechBrain model:
   listing the weight files;
 - ``model.ckpt`` (and ``vocoder.ckpt`` for the mel family): plain state dicts of
   the best checkpoint (lowest validation mel L1);
+- ``custom_interface.py``: the model code in one file, so that SpeechBrain's
+  ``foreign_class`` loads the folder without this package;
 - for A2A exports, also ``a2a_decoder.ckpt``: what V2A recipes' ``pretrained_a2a``
   loads;
 
@@ -268,6 +270,11 @@ def export_model(
     with open(os.path.join(out_dir, "hyperparams.yaml"), "w", encoding="utf-8") as f:
         f.write(text)
     files.append("hyperparams.yaml")
+    if kind != "vocoder":
+        from speechbrain_v2s.standalone import write_standalone
+
+        write_standalone(os.path.join(out_dir, "custom_interface.py"))
+        files.append("custom_interface.py")
     summary = {"files": files, "kind": kind, "checkpoint": str(ckpt_dir)}
     logger.info("Exported %s model from %s to %s", kind, ckpt_dir, out_dir)
     return summary

@@ -85,7 +85,10 @@ def _checkpoints(save_folder):
 
 
 def _brain_state(ckpt_dir):
-    return torch.load(os.path.join(ckpt_dir, "brain.ckpt"), map_location="cpu")
+    import yaml  # SpeechBrain writes the Brain's counters as YAML
+
+    with open(os.path.join(ckpt_dir, "brain.ckpt")) as handle:
+        return yaml.safe_load(handle)
 
 
 def test_resume_after_sigkill(a2a_corpus, tmp_path):

@@ -66,7 +66,12 @@ class V2SBrain(sb.Brain):
     @property
     def raw_model(self):
         """The V2S model, without DDP or training wrappers."""
-        return self.raw_modules["model"].model
+        return self._unwrapped("model").model
+
+    def _unwrapped(self, name):
+        """Module ``name`` without its DDP/DP wrapper."""
+        module = self.raw_modules[name]
+        return getattr(module, "module", module)
 
     @property
     def is_gan(self):
@@ -252,7 +257,7 @@ class V2SBrain(sb.Brain):
     def init_optimizers(self):
         """Generator optimizer (decoder in its own lr group) and, for the GAN,
         the discriminator's; both registered with the checkpointer."""
-        training_model = self.raw_modules["model"]
+        training_model = self._unwrapped("model")
         decoder_names = decoder_parameter_names(training_model)
         groups = {"decoder": [], "rest": []}
         for name, param in training_model.named_parameters():
@@ -272,7 +277,7 @@ class V2SBrain(sb.Brain):
             self.schedulers["scheduler"] = sch_class(self.optimizer)
         if self.is_gan:
             opt_d = self._hp("opt_class_discriminator", self.opt_class)
-            self.optimizer_d = opt_d(self.raw_modules["discriminator"].parameters())
+            self.optimizer_d = opt_d(self._unwrapped("discriminator").parameters())
             self.optimizers_dict["optimizer_d"] = self.optimizer_d
             sch_d = self._hp("sch_class_discriminator")
             if sch_d is not None:
@@ -338,4 +343,6 @@ class V2SBrain(sb.Brain):
         if stats["mel_l1"] < best:
             self._best_mel_l1 = stats["mel_l1"]
             self.raw_model.save_pretrained_decoder(path)
-            logger.info("Saved pre-trained decoder (mel_l1 %.4f) to %s", best, path)
+            logger.info(
+                "Saved pre-trained decoder (mel_l1 %.4f) to %s", stats["mel_l1"], path
+            )

@@ -278,20 +278,22 @@ def fit_and_test(brain, hparams, datasets):
         and (brain.checkpointer is None or brain.checkpointer.find_checkpoint() is None)
     ):
         brain.baseline_run = True
-        brain.evaluate(datasets["valid"], test_loader_kwargs=valid_kwargs)
+        brain.evaluate(datasets["valid"], test_loader_kwargs=dict(valid_kwargs))
         brain.baseline_run = False
     brain.fit(
         brain.hparams.epoch_counter,
         datasets["train"],
         datasets.get("valid"),
-        train_loader_kwargs=hparams["train_dataloader_opts"],
-        valid_loader_kwargs=valid_kwargs,
+        train_loader_kwargs=dict(hparams["train_dataloader_opts"]),
+        valid_loader_kwargs=dict(valid_kwargs),
     )
     if "test" in datasets:
         brain.evaluate(
             datasets["test"],
             min_key="mel_l1",
-            test_loader_kwargs=hparams.get("test_dataloader_opts", {"batch_size": 1}),
+            test_loader_kwargs=dict(
+                hparams.get("test_dataloader_opts", {"batch_size": 1})
+            ),
         )
     return brain
 

@@ -78,7 +78,7 @@ class TrainingModel(torch.nn.Module):
             )
             with self.model.modality("audio"):
                 feats = self.a2a_encoder(a2a_in, lens)
-                result["a2a_out"] = self.model.decode(feats, lens, speaker=speaker)
+                result["a2a_out"], _ = self.model.decode(feats, lens, speaker=speaker)
         return result
 
 

@@ -1,0 +1,264 @@
+"""Decoders shared by the A2A and V2A models (initialised from A2A in V2A).
+
+* :class:`WaveDecoder` — MelGAN-style generator: transposed-convolution
+  upsampling ×960 (25 fps features → 24 kHz samples) with residual dilated
+  convolution stacks and cross-modal batch norm after each upsampling layer.
+* :class:`MelDecoder` — SpeechBrain's conformer encoder over 100 fps features
+  and a linear projection to 80 mel bins.
+
+Both zero padded positions before every layer that mixes time steps, so a
+padded batch gives the same valid outputs as its items run alone (eval mode).
+
+Example
+-------
+>>> import torch
+>>> dec = WaveDecoder(8, channels=8, upsample_factors=(8, 6, 5, 4))
+>>> dec(torch.randn(2, 3, 8), torch.tensor([1.0, 0.34])).shape
+torch.Size([2, 2880])
+"""
+
+import math
+
+import torch
+from torch import nn
+
+from speechbrain_v2s.audio.features import N_MELS, SAMPLES_PER_FRAME
+from speechbrain_v2s.nnet.normalization import CrossModalBatchNorm, valid_mask
+
+
+def _masked(x, mask):
+    """Zero padded steps of ``[B, C, T]`` given a ``[B, T]`` mask (or None)."""
+    return x if mask is None else x * mask.unsqueeze(1).to(x.dtype)
+
+
+def _weight_norm(module, enabled):
+    return nn.utils.parametrizations.weight_norm(module) if enabled else module
+
+
+class _ResidualStack(nn.Module):
+    """MelGAN residual stack: dilated conv → 1x1 conv, with skip, per dilation."""
+
+    def __init__(self, channels, kernel_size, dilations, weight_norm):
+        super().__init__()
+        self.dilated = nn.ModuleList(
+            _weight_norm(
+                nn.Conv1d(
+                    channels,
+                    channels,
+                    kernel_size,
+                    dilation=d,
+                    padding=d * (kernel_size - 1) // 2,
+                ),
+                weight_norm,
+            )
+            for d in dilations
+        )
+        self.pointwise = nn.ModuleList(
+            _weight_norm(nn.Conv1d(channels, channels, 1), weight_norm)
+            for _ in dilations
+        )
+        self.act = nn.LeakyReLU(0.2)
+
+    def forward(self, x, mask):
+        for dilated, pointwise in zip(self.dilated, self.pointwise):
+            x = _masked(x + pointwise(self.act(dilated(self.act(x)))), mask)
+        return x
+
+
+class WaveDecoder(nn.Module):
+    """MelGAN-style generator: ``[B, T, C]`` (25 fps) → waveform ``[B, T*960]``.
+
+    Arguments
+    ---------
+    input_size : int
+        Feature size of the temporal module output.
+    channels : int
+        Channels after the input convolution; halved at every upsampling layer
+        (never below ``min_channels``).
+    upsample_factors : tuple of int
+        Strides of the transposed convolutions; their product must be 960.
+    kernel_size : int
+        Kernel of the dilated convolutions.
+    dilations : tuple of int
+        Dilations of each residual stack.
+    min_channels : int
+        Lower bound on the channels of the last stages.
+    cross_modal : bool
+        Per-modality batch-norm statistics (``False``: plain batch norm).
+    weight_norm : bool
+        Weight normalisation on the convolutions (as in MelGAN).
+
+    Example
+    -------
+    >>> import torch
+    >>> dec = WaveDecoder(4, channels=8, upsample_factors=(960,), dilations=(1,))
+    >>> dec(torch.randn(1, 1, 4)).shape
+    torch.Size([1, 960])
+    """
+
+    output_kind = "wave"
+
+    def __init__(
+        self,
+        input_size,
+        channels=512,
+        upsample_factors=(8, 5, 4, 3, 2),
+        kernel_size=3,
+        dilations=(1, 3, 9),
+        min_channels=16,
+        cross_modal=True,
+        weight_norm=True,
+    ):
+        super().__init__()
+        if math.prod(upsample_factors) != SAMPLES_PER_FRAME:
+            raise ValueError(
+                f"upsample_factors {tuple(upsample_factors)} multiply to "
+                f"{math.prod(upsample_factors)}, not {SAMPLES_PER_FRAME}"
+            )
+        self.factors = tuple(upsample_factors)
+        self.act = nn.LeakyReLU(0.2)
+        self.pre = _weight_norm(
+            nn.Conv1d(input_size, channels, 7, padding=3), weight_norm
+        )
+        ups, norms, stacks = [], [], []
+        ch = channels
+        for factor in self.factors:
+            out_ch = max(ch // 2, min_channels)
+            # Kernel of two strides, no padding: the output is cropped instead,
+            # which works for odd factors too.
+            ups.append(
+                _weight_norm(
+                    nn.ConvTranspose1d(ch, out_ch, 2 * factor, stride=factor),
+                    weight_norm,
+                )
+            )
+            norms.append(
+                CrossModalBatchNorm(out_ch, cross_modal=cross_modal, channel_axis=1)
+            )
+            stacks.append(_ResidualStack(out_ch, kernel_size, dilations, weight_norm))
+            ch = out_ch
+        self.ups = nn.ModuleList(ups)
+        self.norms = nn.ModuleList(norms)
+        self.stacks = nn.ModuleList(stacks)
+        self.post = _weight_norm(nn.Conv1d(ch, 1, 7, padding=3), weight_norm)
+
+    def forward(self, x, lens=None):
+        """``x``: ``[B, T, C]``; ``lens``: ``[B]`` relative lengths."""
+        frames = x.shape[1]
+        mask = valid_mask(lens, frames)
+        h = self.pre(_masked(x.transpose(1, 2), mask))
+        rate = 1
+        for up, norm, stack, factor in zip(
+            self.ups, self.norms, self.stacks, self.factors
+        ):
+            h = up(_masked(self.act(h), mask))
+            crop = factor // 2
+            h = h[..., crop : crop + frames * rate * factor]
+            rate *= factor
+            mask = valid_mask(lens, frames * rate, rate)
+            h = _masked(norm(h, mask=mask), mask)
+            h = stack(h, mask)
+        wave = torch.tanh(self.post(self.act(h))).squeeze(1)
+        return _masked(wave.unsqueeze(1), mask).squeeze(1)
+
+
+class MelDecoder(nn.Module):
+    """Conformer decoder: ``[B, T', C]`` (100 fps) → log-mel ``[B, T', 80]``.
+
+    Input projection → cross-modal batch norm → SpeechBrain
+    ``ConformerEncoder`` (with a key-padding mask, and padded steps zeroed
+    before each depthwise convolution) → linear projection to mel bins.
+
+    Arguments
+    ---------
+    input_size : int
+        Feature size of the temporal module output.
+    d_model : int
+        Conformer width.
+    num_layers : int
+        Conformer layers.
+    nhead : int
+        Attention heads.
+    d_ffn : int
+        Feed-forward hidden size.
+    kernel_size : int
+        Depthwise convolution kernel.
+    n_mels : int
+        Output mel bins.
+    dropout : float
+        Conformer dropout.
+    attention_type : str
+        ``"RelPosMHAXL"`` (relative positions) or ``"regularMHA"``.
+    cross_modal : bool
+        Per-modality batch-norm statistics (``False``: plain batch norm).
+
+    Example
+    -------
+    >>> import torch
+    >>> dec = MelDecoder(8, d_model=16, num_layers=1, nhead=2, d_ffn=32)
+    >>> dec(torch.randn(2, 12, 8), torch.tensor([1.0, 0.5])).shape
+    torch.Size([2, 12, 80])
+    """
+
+    output_kind = "mel"
+
+    def __init__(
+        self,
+        input_size,
+        d_model=256,
+        num_layers=4,
+        nhead=4,
+        d_ffn=1024,
+        kernel_size=31,
+        n_mels=N_MELS,
+        dropout=0.1,
+        attention_type="RelPosMHAXL",
+        cross_modal=True,
+    ):
+        super().__init__()
+        from speechbrain.lobes.models.transformer.Conformer import ConformerEncoder
+        from speechbrain.nnet.attention import RelPosEncXL
+
+        self.input_proj = nn.Linear(input_size, d_model)
+        self.input_norm = CrossModalBatchNorm(d_model, cross_modal=cross_modal)
+        self.attention_type = attention_type
+        self.pos_enc = RelPosEncXL(d_model) if attention_type == "RelPosMHAXL" else None
+        self.conformer = ConformerEncoder(
+            num_layers=num_layers,
+            d_model=d_model,
+            d_ffn=d_ffn,
+            nhead=nhead,
+            kernel_size=kernel_size,
+            dropout=dropout,
+            attention_type=attention_type,
+        )
+        self.out_proj = nn.Linear(d_model, n_mels)
+        self._conv_mask = None
+        # SpeechBrain's convolution module only masks its output; padded steps
+        # would still reach valid ones through the depthwise convolution.
+        for layer in self.conformer.layers:
+            layer.convolution_module.conv.register_forward_pre_hook(self._zero_padding)
+
+    def _zero_padding(self, module, args):
+        if self._conv_mask is None:
+            return None
+        return (args[0] * self._conv_mask.to(args[0].dtype),) + tuple(args[1:])
+
+    def forward(self, x, lens=None):
+        """``x``: ``[B, T', C]``; ``lens``: ``[B]`` relative lengths."""
+        mask = valid_mask(lens, x.shape[1])
+        h = self.input_norm(self.input_proj(x), mask=mask)
+        pad = None
+        if mask is not None:
+            h = h * mask.unsqueeze(-1).to(h.dtype)
+            pad = ~mask
+            self._conv_mask = mask.unsqueeze(1)
+        pos = self.pos_enc(h) if self.pos_enc is not None else None
+        try:
+            h, _ = self.conformer(h, src_key_padding_mask=pad, pos_embs=pos)
+        finally:
+            self._conv_mask = None
+        mel = self.out_proj(h)
+        if mask is not None:
+            mel = mel * mask.unsqueeze(-1).to(mel.dtype)
+        return mel
