@@ -61,11 +61,11 @@ def read_run_hparams(run_folder):
 
 def best_checkpoint(save_folder, min_key="mel_l1"):
     """Folder of the run's best end-of-epoch checkpoint."""
-    from speechbrain.utils.checkpoints import Checkpointer
+    from speechbrain_v2s.training.checkpoints import SafeCheckpointer
 
-    ckpt = Checkpointer(save_folder).find_checkpoint(min_key=min_key)
+    ckpt = SafeCheckpointer(save_folder).find_checkpoint(min_key=min_key)
     if ckpt is None:
-        ckpt = Checkpointer(save_folder).find_checkpoint()
+        ckpt = SafeCheckpointer(save_folder).find_checkpoint()
     if ckpt is None:
         raise FileNotFoundError(f"{save_folder}: no checkpoint to export")
     return ckpt.path

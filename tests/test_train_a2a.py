@@ -18,14 +18,14 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def a2a_corpus(tmp_path_factory):
-    """An audio-only corpus big enough for ~10 training steps per epoch."""
+    """An audio-only corpus: 6 voices x 20 sentences (~13 steps per epoch)."""
     from speechbrain_v2s.data.synthetic import generate_corpus
 
     folder = tmp_path_factory.mktemp("a2a") / "corpus_audio"
     generate_corpus(
         folder,
-        speakers=4,
-        utterances_per_speaker=12,
+        speakers=6,
+        utterances_per_speaker=20,
         seed=7,
         audio_only=True,
         progress=False,
@@ -42,9 +42,9 @@ def _overrides(corpus, out, epochs, **extra):
         "--number_of_epochs",
         epochs,
         "--batch_size",
-        4,
+        8,
         "--valid_ratio",
-        0.15,
+        0.1,
         "--ckpt_interval_minutes",
         0,
     ]
@@ -53,29 +53,58 @@ def _overrides(corpus, out, epochs, **extra):
     return args
 
 
+LEARN_EPOCHS = 15
+
+
+@pytest.fixture(scope="module")
+def learned_runs(a2a_corpus, tmp_path_factory):
+    """Both tiny families trained at once (one core each): output folders."""
+    root = tmp_path_factory.mktemp("learn")
+    procs = {}
+    for arch in ("tiny_mel", "tiny_wave"):
+        cmd = recipe_command(
+            "Synthetic/A2A",
+            f"hparams/{arch}.yaml",
+            *_overrides(a2a_corpus, root / arch, LEARN_EPOCHS),
+        )
+        procs[arch] = subprocess.Popen(
+            cmd,
+            cwd=root,
+            env=subprocess_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    outputs = {arch: proc.communicate(timeout=1200)[0] for arch, proc in procs.items()}
+    for arch, proc in procs.items():
+        assert proc.returncode == 0, outputs[arch][-5000:]
+    return {arch: root / arch for arch in procs}
+
+
 @pytest.mark.parametrize("arch", ["tiny_mel", "tiny_wave"])
-def test_tiny_a2a_learns(arch, a2a_corpus, tmp_path):
-    out = tmp_path / arch
-    epochs = 6
-    run_recipe(
-        "Synthetic/A2A",
-        f"hparams/{arch}.yaml",
-        *_overrides(a2a_corpus, out, epochs),
-        cwd=tmp_path,
-    )
+def test_tiny_a2a_learns(arch, learned_runs):
+    out = learned_runs[arch]
     rows = [r for r in read_train_log(out / "train_log.txt") if "epoch" in r]
     # Epoch 0 is the untrained model's validation (baseline_validation).
-    assert [r["epoch"] for r in rows] == list(range(0, epochs + 1))
+    assert [r["epoch"] for r in rows] == list(range(0, LEARN_EPOCHS + 1))
     untrained, first, last = rows[0], rows[1], rows[-1]
-    # Validation reconstruction error falls clearly (margin: 15 %) ...
-    assert last["valid"]["mel_l1"] < 0.85 * first["valid"]["mel_l1"], rows
-    # ... and so does the generator's training loss.
-    assert last["train"]["loss"] < 0.85 * first["train"]["loss"], rows
-    # Intelligibility of the reconstruction rises above the untrained model's.
-    assert last["valid"]["stoi"] > untrained["valid"]["stoi"] + 0.05, rows
+    recent = rows[-3:]
+    # Validation reconstruction error falls clearly: by half from the untrained
+    # model, and by 25 % from the first epoch (the GAN's valid loss is noisy:
+    # the best of the last three epochs counts).
+    best_recent = min(r["valid"]["mel_l1"] for r in recent)
+    assert best_recent < 0.5 * untrained["valid"]["mel_l1"], rows
+    assert best_recent < 0.75 * first["valid"]["mel_l1"], rows
+    # The generator's training reconstruction loss falls too.
+    assert last["train"]["mel_l1"] < 0.75 * first["train"]["mel_l1"], rows
+    # Intelligibility: STOI rises above the untrained model's (whose ~0.4-0.5
+    # is STOI's floor for unrelated signals) and ESTOI (~0 untrained) rises.
+    assert max(r["valid"]["stoi"] for r in recent) > untrained["valid"]["stoi"], rows
+    best_estoi = max(r["valid"]["estoi"] for r in recent)
+    assert best_estoi > untrained["valid"]["estoi"] + 0.015, rows
     # The best model was exported for V2A initialisation and loads back.
     state = torch.load(out / "a2a_decoder.ckpt", map_location="cpu")
-    assert state
+    assert any(k.startswith("decoder.") for k in state["state_dict"])
 
 
 def _checkpoints(save_folder):
@@ -120,7 +149,9 @@ def test_resume_after_sigkill(a2a_corpus, tmp_path):
                     if "intra" in (out / "save" / c / "CKPT.yaml").read_text().lower()
                 ]
                 if intra:
-                    killed_after = _brain_state(out / "save" / intra[-1])["step"]
+                    # Possibly while that checkpoint is still being written:
+                    # an incomplete checkpoint must not break the restart.
+                    killed_after = intra[-1]
                     proc.send_signal(signal.SIGKILL)
                     break
             time.sleep(0.2)
@@ -138,7 +169,7 @@ def test_resume_after_sigkill(a2a_corpus, tmp_path):
         if "intra" not in (out / "save" / c / "CKPT.yaml").read_text().lower()
     ]
     steps = _brain_state(out / "save" / final[-1])["optimizer_step"]
-    steps_per_epoch = _steps_per_epoch(out / "save" / "train.json", 4)
+    steps_per_epoch = _steps_per_epoch(out / "save" / "train.json", 8)
     assert steps == epochs * steps_per_epoch
     # The interrupted epoch's loss continues the trend instead of restarting.
     assert rows[2]["train"]["loss"] < 1.2 * rows[1]["train"]["loss"]
