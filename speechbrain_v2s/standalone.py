@@ -46,7 +46,10 @@ def _alias_package(bundled):
 
     if importlib.util.find_spec("{package}") is not None:
         return
-    this = sys.modules[__name__]
+    this = sys.modules.get(__name__)
+    if this is None:  # executed from a path (SpeechBrain's foreign_class)
+        this = types.ModuleType(__name__)
+        this.__dict__.update(globals())
     for name in bundled:
         parts = name.split(".")
         for depth in range(1, len(parts)):

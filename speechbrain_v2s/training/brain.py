@@ -49,7 +49,9 @@ class V2SBrain(sb.Brain):
     ``gan_warmup_steps`` (0: steps trained on reconstruction losses only before
     the discriminator joins in), ``a2a_weight`` (1.0, joint strategy),
     ``metric_utterances`` (8: validation utterances scored with STOI/ESTOI/PESQ
-    per epoch), ``vocoder`` (mel → wave for metrics; Griffin-Lim if absent),
+    per epoch; the test set is scored whole unless
+    ``test_metric_utterances``), ``vocoder`` (mel → wave for metrics;
+    Griffin-Lim if absent),
     ``pretrained_decoder_path`` (where the best epoch's temporal+decoder
     weights are written for V2A initialisation), ``train_logger``.
 
@@ -91,6 +93,8 @@ class V2SBrain(sb.Brain):
         speaker = getattr(batch, "speaker", None)
         if isinstance(speaker, sb.dataio.batch.PaddedData):
             speaker = speaker.data
+        if speaker is not None and not speaker.is_floating_point():
+            speaker = speaker.reshape(-1)  # table rows: [B, 1] -> [B]
         return speaker
 
     def _target_mel(self, sig):
@@ -155,7 +159,7 @@ class V2SBrain(sb.Brain):
         losses["loss"] = loss
         self._accumulate(losses)
         if stage != sb.Stage.TRAIN:
-            self._score_utterances(out, sig, lens, pred_mel)
+            self._score_utterances(out, sig, lens, pred_mel, stage)
         return loss
 
     # ------------------------------------------------------------ metrics
@@ -173,8 +177,13 @@ class V2SBrain(sb.Brain):
                 return vocoder(pred_mel.transpose(1, 2)).squeeze(1)
         return mel_to_wave_griffinlim(pred_mel)
 
-    def _score_utterances(self, out, sig, lens, pred_mel):
-        budget = self._hp("metric_utterances", 8) - len(self._scores["stoi"])
+    def _score_utterances(self, out, sig, lens, pred_mel, stage):
+        # Validation scores a sample (metrics are slow on CPU); test scores all
+        # (a baseline run is a validation in disguise).
+        limit = self._hp("metric_utterances", 8)
+        if stage == sb.Stage.TEST and not getattr(self, "baseline_run", False):
+            limit = self._hp("test_metric_utterances") or math.inf
+        budget = limit - len(self._scores["stoi"])
         if budget <= 0:
             return
         wave = self._waveform(out, pred_mel).float().cpu()

@@ -221,7 +221,8 @@ def speaker_pipeline(hparams):
     @sb.utils.data_pipeline.takes("spk_id")
     @sb.utils.data_pipeline.provides("speaker")
     def _pipeline(spk_id):
-        return torch.tensor(index.get(str(spk_id), -1), dtype=torch.long)
+        # One-element tensor: SpeechBrain's collate pads along a dimension.
+        return torch.tensor([index.get(str(spk_id), -1)], dtype=torch.long)
 
     return _pipeline
 
