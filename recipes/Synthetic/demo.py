@@ -5,8 +5,9 @@
    GRID's layout for fine-tuning);
 2. A2A pre-training of the tiny waveform model on the audio-only corpus;
 3. V2A fine-tuning with the decoder initialised from step 2 (``init``);
-4. speech synthesised from a test video through the inference interface,
-   written next to its reference.
+4. the model exported (as ``v2s-export`` does), loaded back with
+   ``VideoToSpeech.from_hparams`` and used on a test video: the generated
+   speech is written next to its reference.
 
 Every step is the real recipe run as a user would run it; the numbers printed
 at the end come from the recipes' own train logs.
@@ -43,6 +44,36 @@ def last_stats(log_path):
     for key, value in re.findall(r"([\w ]+?): ([-\d.e+]+)", lines[-1]):
         stats[key.strip()] = float(value)
     return stats
+
+
+def synthesise_example(model_dir, v2a_dir, out):
+    """Speech for the first test video, through the user-facing interface."""
+    import shutil
+
+    from speechbrain_v2s import metrics
+    from speechbrain_v2s.audio.features import SAMPLE_RATE
+    from speechbrain_v2s.audio.io import load_audio, write_audio
+    from speechbrain_v2s.inference import VideoToSpeech
+
+    with open(os.path.join(v2a_dir, "save", "test.json"), encoding="utf-8") as f:
+        entry = next(iter(json.load(f).values()))
+    v2s = VideoToSpeech.from_hparams(
+        source=model_dir, savedir=os.path.join(out, "model_loaded")
+    )
+    wav = v2s.synthesize_file(entry["video"], already_cropped=True)
+    generated = os.path.join(out, "example_generated.wav")
+    write_audio(generated, wav, SAMPLE_RATE)
+    shutil.copyfile(entry["wav"], os.path.join(out, "example_reference.wav"))
+    shutil.copyfile(
+        entry["video"], os.path.join(out, "example_video" + entry["video"][-4:])
+    )
+    ref = load_audio(entry["wav"], SAMPLE_RATE)
+    print(f"  wrote {generated} ({wav.shape[0] / SAMPLE_RATE:.2f} s)")
+    return {
+        "video": entry["video"],
+        "stoi": metrics.stoi(wav, ref),
+        "estoi": metrics.estoi(wav, ref),
+    }
 
 
 def main(argv=None):
@@ -93,15 +124,27 @@ def main(argv=None):
         os.path.join(HERE, "V2A"),
     )
 
+    print("== 4. export, load with from_hparams, synthesise a test video", flush=True)
+    model_dir = os.path.join(out, "model")
+    from speechbrain_v2s.export import export_model
+
+    export_model(v2a_dir, model_dir, kind="v2a")
+    print(f"  exported to {model_dir} (what v2s-export does)")
+    example = synthesise_example(model_dir, v2a_dir, out)
+
     summary = {
         "a2a": last_stats(os.path.join(a2a_dir, "train_log.txt")),
         "v2a": last_stats(os.path.join(v2a_dir, "train_log.txt")),
+        "example": example,
     }
     with open(os.path.join(out, "summary.json"), "w", encoding="utf-8") as handle:
         json.dump(summary, handle, indent=2)
     print("== summary")
     for stage, stats in summary.items():
-        shown = ", ".join(f"{k} {v:.3g}" for k, v in stats.items())
+        shown = ", ".join(
+            f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
+            for k, v in stats.items()
+        )
         print(f"  {stage}: {shown}")
     print(f"outputs in {out}")
     return summary
