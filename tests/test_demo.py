@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 import pytest
-
 from recipe_runs import ROOT, subprocess_env
 
 
