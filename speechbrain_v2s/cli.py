@@ -82,6 +82,7 @@ def synthesize_main(argv=None):
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ...")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    logging.disable(logging.INFO)  # SpeechBrain sets its loggers to INFO
 
     videos = expand_inputs(args.inputs)
     if not videos:
@@ -123,7 +124,8 @@ def synthesize_main(argv=None):
                 mux_audio(video, wav.numpy(), SAMPLE_RATE, args.mux)
             print(out)
         except Exception as err:  # report and go on with the next video
-            _error(f"{video}: {err}")
+            message = str(err)
+            _error(message if str(video) in message else f"{video}: {message}")
             failed += 1
     if failed == len(videos):
         return EXIT_USAGE if not batch else EXIT_FAILED_ITEMS

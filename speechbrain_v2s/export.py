@@ -278,3 +278,49 @@ def export_model(
     summary = {"files": files, "kind": kind, "checkpoint": str(ckpt_dir)}
     logger.info("Exported %s model from %s to %s", kind, ckpt_dir, out_dir)
     return summary
+
+
+def export_architecture(
+    arch_file, out_dir, kind="v2a", overrides=None, roi_stats=None, state=None
+):
+    """A model folder straight from a shared architecture YAML (``hparams/*.yaml``).
+
+    The weights are the freshly initialised ones unless ``state`` (a state dict
+    of the model) is given: this is how tests and benchmarks make tiny models
+    that load through exactly the ``from_hparams`` path of a published model.
+
+    Example
+    -------
+    >>> import os, tempfile
+    >>> root = os.path.dirname(os.path.dirname(__file__))
+    >>> arch = os.path.join(root, "hparams", "tiny_wave.yaml")
+    >>> out = tempfile.mkdtemp()
+    >>> sorted(export_architecture(arch, out)["files"])
+    ['custom_interface.py', 'hyperparams.yaml', 'model.ckpt']
+    """
+    from hyperpyyaml import load_hyperpyyaml, resolve_references
+
+    with open(arch_file, encoding="utf-8") as handle:
+        arch_text = resolve_references(handle, overrides or {}).getvalue()
+    hparams = load_hyperpyyaml(arch_text)
+    model_key = {"v2a": "v2a_model", "a2a": "a2a_model"}[kind]
+    os.makedirs(out_dir, exist_ok=True)
+    model_state = state if state is not None else hparams[model_key].state_dict()
+    torch.save(model_state, os.path.join(out_dir, "model.ckpt"))
+    files = ["model.ckpt"]
+    has_vocoder = "vocoder" in hparams
+    if has_vocoder:
+        torch.save(
+            hparams["vocoder"].state_dict(), os.path.join(out_dir, "vocoder.ckpt")
+        )
+        files.append("vocoder.ckpt")
+    if kind == "v2a" and roi_stats is None:
+        roi_stats = {"mean": 0.5, "std": 0.2}
+    text = interface_yaml(arch_text, kind, roi_stats, has_vocoder)
+    with open(os.path.join(out_dir, "hyperparams.yaml"), "w", encoding="utf-8") as f:
+        f.write(text)
+    from speechbrain_v2s.standalone import write_standalone
+
+    write_standalone(os.path.join(out_dir, "custom_interface.py"))
+    files += ["hyperparams.yaml", "custom_interface.py"]
+    return {"files": files, "kind": kind}
