@@ -42,7 +42,7 @@ def update_results(text):
     old = open(path, encoding="utf-8").read() if os.path.isfile(path) else ""
     pattern = re.compile(re.escape(SECTION) + r".*?(?=\n## |\Z)", re.S)
     new = (
-        pattern.sub(text.rstrip() + "\n", old)
+        pattern.sub(lambda _: text.rstrip() + "\n", old)
         if SECTION in old
         else (old.rstrip() + "\n\n" + text)
     )
