@@ -33,7 +33,7 @@ def run(cmd, cwd):
 
 
 def last_valid(log):
-    rows = [r for r in read_train_log(log) if r.get("epoch", 0) >= 1]
+    rows = [r for r in read_train_log(log) if r.get("epoch", 0) >= 1 and r["valid"]]
     return rows[-1]["valid"]
 
 
