@@ -110,6 +110,7 @@ def main(argv=None):
                         os.path.join(a2a_out, "a2a_decoder.ckpt"),
                     ]
                     + ["--synth_speakers", args.av_speakers]
+                    + ["--num_speakers", args.av_speakers]
                     + ["--synth_utterances_per_speaker", args.utterances],
                     os.path.join(SYN, "V2A"),
                 )

@@ -140,7 +140,7 @@ def main(argv=None):
             + ["--output_folder", runs[strategy], "--number_of_epochs", v2a_epochs]
             + ["--pretrained_a2a", checkpoint, "--finetune_strategy", strategy]
             + ["--roi_folder", os.path.join(out, "rois")]
-            + ["--synth_speakers", speakers]
+            + ["--synth_speakers", speakers, "--num_speakers", speakers]
             + ["--synth_utterances_per_speaker", utts],
             os.path.join(HERE, "V2A"),
         )
