@@ -14,7 +14,6 @@ import argparse
 import datetime
 import os
 import platform
-import re
 import statistics
 import subprocess
 import sys
@@ -23,6 +22,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SYN = os.path.join(ROOT, "recipes", "Synthetic")
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 from recipe_runs import read_train_log  # noqa: E402
+from results_md import write_section  # noqa: E402
 
 SECTION = "## Fine-tuning strategies at toy scale (synthetic corpus)"
 
@@ -35,19 +35,6 @@ def run(cmd, cwd):
 def last_valid(log):
     rows = [r for r in read_train_log(log) if r.get("epoch", 0) >= 1 and r["valid"]]
     return rows[-1]["valid"]
-
-
-def update_results(text):
-    path = os.path.join(ROOT, "benchmarks", "RESULTS.md")
-    old = open(path, encoding="utf-8").read() if os.path.isfile(path) else ""
-    pattern = re.compile(re.escape(SECTION) + r".*?(?=\n## |\Z)", re.S)
-    new = (
-        pattern.sub(lambda _: text.rstrip() + "\n", old)
-        if SECTION in old
-        else (old.rstrip() + "\n\n" + text)
-    )
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(new)
 
 
 def main(argv=None):
@@ -149,7 +136,7 @@ def main(argv=None):
     text = "\n".join(lines) + "\n"
     print(text)
     if not args.no_write:
-        update_results(text)
+        write_section(text)
 
 
 if __name__ == "__main__":

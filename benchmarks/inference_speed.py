@@ -17,7 +17,6 @@ import argparse
 import datetime
 import os
 import platform
-import re
 import statistics
 import subprocess
 import sys
@@ -28,6 +27,9 @@ import numpy as np
 import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+from results_md import write_section  # noqa: E402
+
 SECTION = "## Inference speed (VideoToSpeech)"
 CONFIGS = ("tiny_wave", "tiny_mel", "wave", "mel")
 
@@ -184,15 +186,7 @@ def main(argv=None):
     text = "\n".join(lines) + "\n"
     print(text)
     if not args.no_write:
-        path = os.path.join(ROOT, "benchmarks", "RESULTS.md")
-        old = open(path, encoding="utf-8").read()
-        pattern = re.compile(re.escape(SECTION) + r".*?(?=\n## |\Z)", re.S)
-        if SECTION in old:
-            new = pattern.sub(lambda _: text.rstrip() + "\n", old)
-        else:
-            new = old.rstrip() + "\n\n" + text
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(new)
+        write_section(text)
 
 
 if __name__ == "__main__":

@@ -17,10 +17,14 @@ import platform
 import re
 import statistics
 import subprocess
+import sys
 import time
 
 import torch
 from hyperpyyaml import load_hyperpyyaml
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from results_md import write_section  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS = ("tiny_wave", "tiny_mel", "wave", "mel")
@@ -170,24 +174,6 @@ def render(rows, threads, runs):
     return "\n".join(lines) + "\n"
 
 
-def write_section(text, path):
-    """Replace (or append) the section in ``path``, keeping the others."""
-    old = (
-        open(path, encoding="utf-8").read()
-        if os.path.exists(path)
-        else "# Benchmarks\n"
-    )
-    start = old.find(SECTION)
-    if start < 0:
-        new = old.rstrip("\n") + "\n\n" + text
-    else:
-        following = old.find("\n## ", start + len(SECTION))
-        tail = "" if following < 0 else old[following + 1 :]
-        new = old[:start] + text + ("\n" + tail if tail else "")
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(new)
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=5)
@@ -215,7 +201,7 @@ def main(argv=None):
             )
     text = render(rows, args.threads, args.runs)
     if not args.no_write:
-        write_section(text, args.results)
+        write_section(text, SECTION, args.results)
         print(f"wrote {args.results}")
     return rows
 

@@ -36,6 +36,9 @@ from speechbrain_v2s.video.landmarks import mouth_centre as landmarks_mouth_cent
 from speechbrain_v2s.video.mouth_roi import extract_mouth_roi
 from speechbrain_v2s.video.preprocess import preprocess_videos
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from results_md import write_section  # noqa: E402
+
 SECTION = "## Mouth-ROI preprocessing"
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md")
 
@@ -106,24 +109,6 @@ def speed(folder, backend, jobs, num_frames):
         return summary["done"] * num_frames / seconds
     finally:
         shutil.rmtree(out, ignore_errors=True)
-
-
-def write_section(text):
-    """Replace (or append) this benchmark's section of RESULTS.md."""
-    if os.path.isfile(RESULTS):
-        with open(RESULTS, encoding="utf-8") as handle:
-            content = handle.read()
-    else:
-        content = "# Benchmarks\n"
-    if SECTION in content:
-        start = content.index(SECTION)
-        end = content.find("\n## ", start + len(SECTION))
-        rest = content[end + 1 :] if end >= 0 else ""
-        content = content[:start] + text + ("\n" + rest if rest else "")
-    else:
-        content = content.rstrip("\n") + "\n\n" + text
-    with open(RESULTS, "w", encoding="utf-8") as handle:
-        handle.write(content)
 
 
 def main(argv=None):
@@ -216,7 +201,7 @@ def main(argv=None):
     text = "\n".join(lines) + "\n"
     print(text)
     if not args.no_write:
-        write_section(text)
+        write_section(text, SECTION, RESULTS)
 
 
 if __name__ == "__main__":

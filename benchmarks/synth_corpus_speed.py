@@ -22,6 +22,7 @@ import os
 import platform
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -29,6 +30,9 @@ import cv2
 
 from speechbrain_v2s.data.espeak import Espeak
 from speechbrain_v2s.data.synthetic import generate_corpus
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from results_md import write_section  # noqa: E402
 
 SECTION = "## Synthetic corpus generation"
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md")
@@ -100,21 +104,6 @@ def commit():
         return "unknown"
 
 
-def write_section(text):
-    """Replace (or append) this benchmark's section of RESULTS.md."""
-    with open(RESULTS, encoding="utf-8") as handle:
-        content = handle.read()
-    start = content.find(SECTION)
-    if start < 0:
-        content = content.rstrip("\n") + "\n\n" + text
-    else:
-        following = content.find("\n## ", start + len(SECTION))
-        rest = content[following + 1 :] if following >= 0 else ""
-        content = content[:start] + text + ("\n" + rest if rest else "")
-    with open(RESULTS, "w", encoding="utf-8") as handle:
-        handle.write(content.rstrip("\n") + "\n")
-
-
 def main(argv=None):
     """Run the benchmark and print (and by default record) the results."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -175,7 +164,7 @@ def main(argv=None):
     text = "\n".join(lines) + "\n"
     print(text)
     if not args.no_write:
-        write_section(text)
+        write_section(text, SECTION, RESULTS)
     return rows
 
 

@@ -21,6 +21,9 @@ import time
 import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+from results_md import write_section  # noqa: E402
+
 SECTION = "## Training throughput"
 
 
@@ -133,16 +136,7 @@ def main(argv=None):
     text = "\n".join(lines) + "\n"
     print(text)
     if not args.no_write:
-        path = os.path.join(ROOT, "benchmarks", "RESULTS.md")
-        old = open(path, encoding="utf-8").read()
-        head = lines[0]
-        pattern = re.compile(re.escape(head) + r".*?(?=\n## |\Z)", re.S)
-        if head in old:
-            new = pattern.sub(lambda _: text.rstrip() + "\n", old)
-        else:
-            new = old.rstrip() + "\n\n" + text
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(new)
+        write_section(text)
 
 
 if __name__ == "__main__":

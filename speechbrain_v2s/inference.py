@@ -87,6 +87,14 @@ class _SynthesisMixin:
             out, out_lens = model(inputs, lens, speaker=speaker)
         return self._to_wave(out), out_lens
 
+    def decode(self, feats, lens=None, speaker=None):
+        """Features ``[B, T, C]`` → waveform (temporal module, decoder, vocoder)."""
+        lens = torch.ones(feats.shape[0]) if lens is None else lens
+        model = self.mods.model
+        with model.modality(model.default_modality):
+            out, out_lens = model.decode(feats, lens.to(self.device), speaker=speaker)
+        return self._to_wave(out), out_lens
+
     def _synthesize_long(self, frames_input, speaker=None):
         """One utterance (batch of 1, time first after the batch axis), chunked."""
         total = frames_input.shape[1]
@@ -176,14 +184,6 @@ class VideoToSpeech(_SynthesisMixin, Pretrained):
         lens = torch.ones(rois.shape[0]) if lens is None else lens
         return self.mods.model.encode(rois.to(self.device), lens.to(self.device))
 
-    def decode(self, feats, lens=None, speaker=None):
-        """Features → waveform (temporal module, decoder, vocoder)."""
-        lens = torch.ones(feats.shape[0]) if lens is None else lens
-        model = self.mods.model
-        with model.modality(model.default_modality):
-            out, out_lens = model.decode(feats, lens.to(self.device), speaker=speaker)
-        return self._to_wave(out), out_lens
-
     def forward(self, rois, lens=None):
         """Same as :meth:`synthesize_batch`."""
         return self.synthesize_batch(rois, lens)
@@ -231,14 +231,6 @@ class AudioToAudio(_SynthesisMixin, Pretrained):
         lens = torch.ones(wavs.shape[0]) if lens is None else lens
         inputs = self._inputs(wavs.to(self.device))
         return self.mods.model.encode(inputs, lens.to(self.device))
-
-    def decode(self, feats, lens=None, speaker=None):
-        """Features → waveform."""
-        lens = torch.ones(feats.shape[0]) if lens is None else lens
-        model = self.mods.model
-        with model.modality(model.default_modality):
-            out, out_lens = model.decode(feats, lens.to(self.device), speaker=speaker)
-        return self._to_wave(out), out_lens
 
     def forward(self, wavs, lens=None):
         """Same as :meth:`resynthesize_batch`."""

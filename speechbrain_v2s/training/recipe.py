@@ -99,7 +99,8 @@ def prepare_rois(hparams, splits=SPLITS):
     """
     from speechbrain_v2s.video.preprocess import preprocess_videos
 
-    manifests = {s: _manifest(hparams, s) for s in splits if _manifest(hparams, s)}
+    manifests = {s: _manifest(hparams, s) for s in splits}
+    manifests = {split: path for split, path in manifests.items() if path}
     roi_folder = hparams["roi_folder"]
     summary = preprocess_videos(
         list(manifests.values()),
