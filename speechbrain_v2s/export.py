@@ -8,12 +8,17 @@ expects of a SpeechBrain model:
 - ``hyperparams.yaml``: the architecture only (no training settings), the
   ``modules`` the interface needs, the ROI normalisation, and a ``Pretrainer``
   listing the weight files;
-- ``model.ckpt`` (and ``vocoder.ckpt`` for the mel family): plain state dicts of
-  the best checkpoint (lowest validation mel L1);
+- ``model.safetensors`` (and ``vocoder.safetensors`` for the mel family): the
+  weights of the best checkpoint (lowest validation mel L1) as safetensors,
+  which hold tensors only (loading one runs no code, unlike a pickle);
 - ``custom_interface.py``: the model code in one file, so that SpeechBrain's
   ``foreign_class`` loads the folder without this package;
-- for A2A exports, also ``a2a_decoder.ckpt``: what V2A recipes' ``pretrained_a2a``
-  loads;
+- for A2A exports, also ``a2a_decoder.safetensors``: what V2A recipes'
+  ``pretrained_a2a`` loads (the same weights, with the model's config);
+
+The folder is loaded back once before :func:`export_model` returns, exactly as
+the ``Pretrainer`` of its ``hyperparams.yaml`` will, so a folder that would not
+load is never published.
 
 Example
 -------
@@ -29,13 +34,21 @@ import os
 import torch
 from ruamel.yaml import YAML
 
-from speechbrain_v2s.hub import DECODER_FILENAME
+from speechbrain_v2s.hub import DECODER_FILENAME, VOCODER_FILENAMES, resolve_checkpoint
 from speechbrain_v2s.hub_card import last_logged_metrics, render_card
+from speechbrain_v2s.nnet.weights import (
+    WEIGHTS_EXT,
+    load_weights_into,
+    read_weights,
+    write_weights,
+)
 
 logger = logging.getLogger(__name__)
 
 KINDS = ("v2a", "a2a", "vocoder")
 INTERFACES = {"v2a": "VideoToSpeech", "a2a": "AudioToAudio", "vocoder": None}
+#: Pickled weight files of earlier exports, removed when a folder is re-exported.
+LEGACY_FILES = ("model.ckpt", "vocoder.ckpt", "a2a_decoder.ckpt")
 
 
 def strip_prefix(state, prefix):
@@ -81,15 +94,29 @@ def _model_state(ckpt_dir):
 
 
 def vocoder_state(source):
-    """Vocoder weights from a ``vocoder.ckpt`` file, an exported folder holding
-    one, or a vocoder recipe's output folder (its best checkpoint)."""
-    path = source
-    if os.path.isdir(source):
-        path = os.path.join(source, "vocoder.ckpt")
-        if not os.path.isfile(path):
-            run = read_run_hparams(source)
-            ckpt = best_checkpoint(run.get("save_folder", os.path.join(source, "save")))
-            return strip_prefix(_model_state(ckpt), "decoder.")
+    """Vocoder weights from a ``vocoder.safetensors`` or ``vocoder.ckpt`` file,
+    a folder or Hub id holding one (an export, a vocoder run's output folder),
+    or else a vocoder run's best checkpoint.
+
+    Example
+    -------
+    >>> import os, tempfile
+    >>> vocoder_state(tempfile.mkdtemp())  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: ...: no hyperparams.yaml (not a run folder)
+    """
+    source = str(source)
+    names = VOCODER_FILENAMES
+    if os.path.isdir(source) and not any(
+        os.path.isfile(os.path.join(source, name)) for name in names
+    ):
+        run = read_run_hparams(source)
+        ckpt = best_checkpoint(run.get("save_folder", os.path.join(source, "save")))
+        return strip_prefix(_model_state(ckpt), "decoder.")
+    path = resolve_checkpoint(source, names)
+    if path.endswith(WEIGHTS_EXT):
+        return read_weights(path)[0]
     state = torch.load(path, map_location="cpu", weights_only=True)
     return state.get("vocoder", state)
 
@@ -177,17 +204,68 @@ def interface_yaml(arch_text, kind, roi_stats=None, has_vocoder=False):
             "chunk_overlap: 25",
             "roi_detector: auto",
         ]
-    modules = {"model": model_key}
+    # Module names are also the weight files' stems (model.safetensors, ...).
+    modules = {"vocoder": "vocoder"} if kind == "vocoder" else {"model": model_key}
     if has_vocoder and kind != "vocoder":
         modules["vocoder"] = "vocoder"
     lines.append("modules:")
     lines += [f"    {name}: !ref <{key}>" for name, key in modules.items()]
     lines += [
-        "pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer",
+        "# SpeechBrain's Pretrainer, reading <name>.safetensors (no pickles)",
+        "pretrainer: !new:speechbrain_v2s.nnet.weights.SafetensorsPretrainer",
         "    loadables:",
     ]
     lines += [f"        {name}: !ref <{key}>" for name, key in modules.items()]
     return "\n".join(lines) + "\n"
+
+
+def _remove_legacy_files(out_dir):
+    for name in LEGACY_FILES:
+        path = os.path.join(out_dir, name)
+        if os.path.isfile(path):
+            os.remove(path)
+            logger.info("Removed %s (pickled weights of an earlier export)", path)
+
+
+def _write_interface(out_dir, text, files):
+    with open(os.path.join(out_dir, "hyperparams.yaml"), "w", encoding="utf-8") as f:
+        f.write(text)
+    files.append("hyperparams.yaml")
+
+
+def load_exported_modules(out_dir):
+    """The modules of an exported folder, built from its ``hyperparams.yaml``
+    and loaded from its ``<name>.safetensors`` files as ``from_hparams`` does.
+
+    Raises
+    ------
+    ValueError
+        A weight file is damaged or does not fit its module (named).
+
+    Example
+    -------
+    >>> import os, tempfile
+    >>> root = os.path.dirname(os.path.dirname(__file__))
+    >>> out = tempfile.mkdtemp()
+    >>> _ = export_architecture(os.path.join(root, "hparams", "tiny_wave.yaml"), out)
+    >>> sorted(load_exported_modules(out))
+    ['model']
+    """
+    from hyperpyyaml import load_hyperpyyaml
+
+    with open(os.path.join(out_dir, "hyperparams.yaml"), encoding="utf-8") as f:
+        hparams = load_hyperpyyaml(f)
+    loadables = hparams["pretrainer"].loadables
+    for name, module in loadables.items():
+        load_weights_into(module, os.path.join(out_dir, name + WEIGHTS_EXT))
+    return dict(loadables)
+
+
+def _write_decoder(out_dir, model):
+    """``a2a_decoder.safetensors``: the A2A model with its config (what
+    ``load_pretrained_a2a`` checks), for V2A recipes' ``pretrained_a2a``."""
+    metadata = {"config": json.dumps(model.config())}
+    write_weights(model.state_dict(), os.path.join(out_dir, DECODER_FILENAME), metadata)
 
 
 def export_model(
@@ -205,8 +283,9 @@ def export_model(
         ``v2a`` (VideoToSpeech), ``a2a`` (AudioToAudio + the decoder checkpoint
         V2A recipes start from) or ``vocoder``.
     vocoder : str, optional
-        For mel-family models: a vocoder run folder or ``vocoder.ckpt`` file to
-        ship beside the model (without one, Griffin-Lim is used).
+        For mel-family models: a vocoder run folder, an exported vocoder folder,
+        a ``vocoder.safetensors``/``vocoder.ckpt`` file or a Hub id holding one,
+        to ship beside the model (without one, Griffin-Lim is used).
     checkpoint : str, optional
         A specific checkpoint folder (default: the best one).
 
@@ -214,36 +293,39 @@ def export_model(
     -------
     dict
         What was written: ``files``, ``kind``, ``checkpoint``.
+
+    Example
+    -------
+    >>> export_model("/no/run", "/tmp/x", kind="asr")
+    Traceback (most recent call last):
+    ...
+    ValueError: kind 'asr' is not one of v2a, a2a, vocoder
     """
     if kind not in KINDS:
         raise ValueError(f"kind {kind!r} is not one of {', '.join(KINDS)}")
+    run_folder, out_dir = str(run_folder), str(out_dir)
     hparams = read_run_hparams(run_folder)
     save_folder = hparams.get("save_folder", os.path.join(run_folder, "save"))
     ckpt_dir = checkpoint or best_checkpoint(save_folder)
     os.makedirs(out_dir, exist_ok=True)
+    _remove_legacy_files(out_dir)
     files = []
 
     state = _model_state(ckpt_dir)
     if kind == "vocoder":
         state = strip_prefix(state, "decoder.")  # VocoderModel.decoder
-        torch.save(state, os.path.join(out_dir, "vocoder.ckpt"))
-        files.append("vocoder.ckpt")
+        name = "vocoder" + WEIGHTS_EXT
     else:
-        torch.save(state, os.path.join(out_dir, "model.ckpt"))
-        files.append("model.ckpt")
+        name = "model" + WEIGHTS_EXT
+    write_weights(state, os.path.join(out_dir, name))
+    files.append(name)
 
     has_vocoder = vocoder is not None and kind != "vocoder"
     if has_vocoder:
-        torch.save(vocoder_state(vocoder), os.path.join(out_dir, "vocoder.ckpt"))
-        files.append("vocoder.ckpt")
-
-    if kind == "a2a":
-        import shutil
-
-        exported = hparams.get("pretrained_decoder_path")
-        if exported and os.path.isfile(exported):
-            shutil.copyfile(exported, os.path.join(out_dir, DECODER_FILENAME))
-            files.append(DECODER_FILENAME)
+        write_weights(
+            vocoder_state(vocoder), os.path.join(out_dir, "vocoder" + WEIGHTS_EXT)
+        )
+        files.append("vocoder" + WEIGHTS_EXT)
 
     roi_stats = None
     if kind == "v2a":
@@ -267,9 +349,12 @@ def export_model(
     files.append("README.md")
 
     text = interface_yaml(_arch_text(hparams), kind, roi_stats, has_vocoder)
-    with open(os.path.join(out_dir, "hyperparams.yaml"), "w", encoding="utf-8") as f:
-        f.write(text)
-    files.append("hyperparams.yaml")
+    _write_interface(out_dir, text, files)
+    # Load the folder back as from_hparams will: fail here, not after upload.
+    modules = load_exported_modules(out_dir)
+    if kind == "a2a":
+        _write_decoder(out_dir, modules["model"])
+        files.append(DECODER_FILENAME)
     if kind != "vocoder":
         from speechbrain_v2s.standalone import write_standalone
 
@@ -296,7 +381,7 @@ def export_architecture(
     >>> arch = os.path.join(root, "hparams", "tiny_wave.yaml")
     >>> out = tempfile.mkdtemp()
     >>> sorted(export_architecture(arch, out)["files"])
-    ['custom_interface.py', 'hyperparams.yaml', 'model.ckpt']
+    ['custom_interface.py', 'hyperparams.yaml', 'model.safetensors']
     """
     from hyperpyyaml import load_hyperpyyaml, resolve_references
 
@@ -305,22 +390,24 @@ def export_architecture(
     hparams = load_hyperpyyaml(arch_text)
     model_key = {"v2a": "v2a_model", "a2a": "a2a_model"}[kind]
     os.makedirs(out_dir, exist_ok=True)
+    _remove_legacy_files(out_dir)
     model_state = state if state is not None else hparams[model_key].state_dict()
-    torch.save(model_state, os.path.join(out_dir, "model.ckpt"))
-    files = ["model.ckpt"]
+    write_weights(model_state, os.path.join(out_dir, "model" + WEIGHTS_EXT))
+    files = ["model" + WEIGHTS_EXT]
     has_vocoder = "vocoder" in hparams
     if has_vocoder:
-        torch.save(
-            hparams["vocoder"].state_dict(), os.path.join(out_dir, "vocoder.ckpt")
+        write_weights(
+            hparams["vocoder"].state_dict(),
+            os.path.join(out_dir, "vocoder" + WEIGHTS_EXT),
         )
-        files.append("vocoder.ckpt")
+        files.append("vocoder" + WEIGHTS_EXT)
     if kind == "v2a" and roi_stats is None:
         roi_stats = {"mean": 0.5, "std": 0.2}
-    text = interface_yaml(arch_text, kind, roi_stats, has_vocoder)
-    with open(os.path.join(out_dir, "hyperparams.yaml"), "w", encoding="utf-8") as f:
-        f.write(text)
+    _write_interface(
+        out_dir, interface_yaml(arch_text, kind, roi_stats, has_vocoder), files
+    )
     from speechbrain_v2s.standalone import write_standalone
 
     write_standalone(os.path.join(out_dir, "custom_interface.py"))
-    files += ["hyperparams.yaml", "custom_interface.py"]
+    files.append("custom_interface.py")
     return {"files": files, "kind": kind}

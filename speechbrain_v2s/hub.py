@@ -4,30 +4,41 @@ Everything that takes a "source" (``pretrained_a2a`` in the recipes, the
 inference interfaces) goes through SpeechBrain's own ``fetch``, so a local
 folder and a Hub repository id are handled by the same code path.
 
+An A2A source holds ``a2a_decoder.safetensors`` (what ``v2s-export --kind a2a``
+writes) or ``a2a_decoder.ckpt`` (what A2A training runs write); a vocoder source
+``vocoder.safetensors`` or ``vocoder.ckpt``. The safetensors file is preferred.
+
 Example
 -------
 >>> import os, tempfile
 >>> folder = tempfile.mkdtemp()
+>>> open(os.path.join(folder, LEGACY_DECODER_FILENAME), "wb").close()
+>>> os.path.basename(resolve_checkpoint(folder))
+'a2a_decoder.ckpt'
 >>> open(os.path.join(folder, DECODER_FILENAME), "wb").close()
->>> resolve_checkpoint(folder).endswith(DECODER_FILENAME)
-True
+>>> os.path.basename(resolve_checkpoint(folder))
+'a2a_decoder.safetensors'
 """
 
 import os
 
-DECODER_FILENAME = "a2a_decoder.ckpt"
+DECODER_FILENAME = "a2a_decoder.safetensors"
+LEGACY_DECODER_FILENAME = "a2a_decoder.ckpt"  # torch file of training runs
+DECODER_FILENAMES = (DECODER_FILENAME, LEGACY_DECODER_FILENAME)
+VOCODER_FILENAMES = ("vocoder.safetensors", "vocoder.ckpt")
 
 
-def resolve_checkpoint(source, filename=DECODER_FILENAME, savedir=None):
-    """Local path of an A2A checkpoint given a file, a folder or a Hub id.
+def resolve_checkpoint(source, filename=DECODER_FILENAMES, savedir=None):
+    """Local path of a checkpoint given a file, a folder or a Hub id.
 
     Arguments
     ---------
     source : str
         A checkpoint file, a folder holding ``filename``, or a Hugging Face Hub
         repository id (``user/repo``) holding ``filename``.
-    filename : str
-        File to look for inside a folder or repository.
+    filename : str or tuple of str
+        File(s) to look for inside a folder or repository, in order of
+        preference (default: the A2A decoder, safetensors first).
     savedir : str, optional
         Where fetched files are linked/copied (default: a cache folder).
 
@@ -48,26 +59,30 @@ def resolve_checkpoint(source, filename=DECODER_FILENAME, savedir=None):
     FileNotFoundError: pretrained source '/no/such/folder/': no such file or folder
     """
     source = str(source)
+    names = (filename,) if isinstance(filename, str) else tuple(filename)
+    wanted = " or ".join(names)
     if os.path.isfile(source):
         return source
     if os.path.isdir(source):
-        path = os.path.join(source, filename)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(
-                f"pretrained source {source!r}: folder has no {filename}"
-            )
-        return path
+        for name in names:
+            path = os.path.join(source, name)
+            if os.path.isfile(path):
+                return path
+        raise FileNotFoundError(f"pretrained source {source!r}: folder has no {wanted}")
     if source.startswith(("/", ".", "~")) or source.count("/") != 1:
         raise FileNotFoundError(f"pretrained source {source!r}: no such file or folder")
     from speechbrain.utils.fetching import fetch
 
-    try:
-        return str(fetch(filename, source=source, savedir=savedir))
-    except Exception as err:  # network, auth or missing-file errors alike
-        raise FileNotFoundError(
-            f"pretrained source {source!r}: could not fetch {filename} from the "
-            f"Hugging Face Hub ({err})"
-        ) from err
+    errors = []
+    for name in names:
+        try:
+            return str(fetch(name, source=source, savedir=savedir))
+        except Exception as err:  # network, auth or missing-file errors alike
+            errors.append(f"{name}: {err}")
+    raise FileNotFoundError(
+        f"pretrained source {source!r}: could not fetch {wanted} from the "
+        f"Hugging Face Hub ({'; '.join(errors)})"
+    )
 
 
 def upload_folder(folder, repo_id, token=None, private=False, dry_run=False):

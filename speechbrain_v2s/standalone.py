@@ -24,6 +24,7 @@ BUNDLED_MODULES = (
     "speechbrain_v2s.audio.features",
     "speechbrain_v2s.audio.io",
     "speechbrain_v2s.video.frames",
+    "speechbrain_v2s.nnet.weights",
     "speechbrain_v2s.nnet.normalization",
     "speechbrain_v2s.nnet.encoders",
     "speechbrain_v2s.nnet.temporal",

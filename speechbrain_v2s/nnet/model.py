@@ -25,6 +25,7 @@ Example
 import contextlib
 import dataclasses
 import hashlib
+import json
 
 import torch
 from torch import nn
@@ -217,9 +218,11 @@ class V2SModel(nn.Module):
         Arguments
         ---------
         path_or_state_dict : str or dict
-            A file from :meth:`save_pretrained_decoder`, its loaded dict, or a
+            A file from :meth:`save_pretrained_decoder`, its loaded dict, a
             plain state dict (a SpeechBrain ``model.ckpt`` with ``model.``
-            prefixes is accepted too).
+            prefixes is accepted too), or a ``.safetensors`` file (the
+            exported ``a2a_decoder.safetensors``: :meth:`config` as JSON under
+            ``config`` in its header).
         parts : tuple of str
             Sub-modules to load (``("encoder",)`` for the joint strategy's
             audio encoder).
@@ -318,6 +321,14 @@ class V2SModel(nn.Module):
     def _read_checkpoint(path_or_state_dict):
         if isinstance(path_or_state_dict, dict):
             data = path_or_state_dict
+        elif str(path_or_state_dict).endswith(".safetensors"):
+            from speechbrain_v2s.nnet.weights import read_weights
+
+            state, metadata = read_weights(path_or_state_dict)
+            config = metadata.get("config")
+            data = (
+                {"state_dict": state, "config": json.loads(config)} if config else state
+            )
         else:
             data = torch.load(
                 str(path_or_state_dict), map_location="cpu", weights_only=True
