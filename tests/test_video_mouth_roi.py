@@ -1,5 +1,7 @@
 """Mouth ROI extraction on a real photographed face moved by known transforms."""
 
+from types import SimpleNamespace
+
 import cv2
 import numpy as np
 import pytest
@@ -8,6 +10,7 @@ import torch
 from speechbrain_v2s.video.errors import DetectorUnavailableError, NoFaceError
 from speechbrain_v2s.video.io import read_video, write_video
 from speechbrain_v2s.video.landmarks import (
+    DEFAULT_DETECT_EVERY,
     FaceDetection,
     LandmarkDetector,
     available_detectors,
@@ -112,6 +115,78 @@ def test_detect_every_refits_between_detections(astronaut, monkeypatch):
     assert np.flatnonzero(~result.detected).tolist() == [8, 12, 16]
     error = np.hypot(*(result.mouth_centres - astronaut["truth"]).T)
     assert error[result.detected].mean() < 1.5, error
+
+
+def _count_detector_runs(monkeypatch, detector):
+    """Record the image shape of every dlib face-detector run of ``detector``."""
+    runs, hog = [], detector._detector
+
+    def run(image, *args):
+        runs.append(image.shape)
+        return hog.run(image, *args)
+
+    monkeypatch.setattr(detector, "_detector", SimpleNamespace(run=run))
+    return runs
+
+
+def test_fast_default_tracks_as_well_as_detecting_every_frame(astronaut, monkeypatch):
+    # The default runs the slow face detector on every 10th frame only and fits
+    # the landmarks once per frame in between, on the moving face.
+    detector = get_detector("dlib")
+    assert detector.detect_every == DEFAULT_DETECT_EVERY > 1
+    runs = _count_detector_runs(monkeypatch, detector)
+    fast = extract_mouth_roi(astronaut["path"], detector=detector)
+    assert len(runs) == -(-NUM_FRAMES // DEFAULT_DETECT_EVERY)  # frames 0 and 10
+    assert fast.detected.all() and fast.missing_ratio == 0.0
+    every = extract_mouth_roi(
+        astronaut["path"], detector=get_detector("dlib", detect_every=1)
+    )
+    fast_error = np.hypot(*(fast.mouth_centres - astronaut["truth"]).T)
+    every_error = np.hypot(*(every.mouth_centres - astronaut["truth"]).T)
+    # Detecting in every frame: about 1.0 px mean, 1.5 px max on this video.
+    assert fast_error.mean() <= every_error.mean() + 0.25, (fast_error, every_error)
+    assert fast_error.max() <= max(every_error.max() + 0.5, 1.5), fast_error
+    fast_corr = _crop_correlations(fast.frames).min()
+    assert fast_corr >= _crop_correlations(every.frames).min() - 0.02, fast_corr
+
+
+def test_large_frames_detect_on_a_shrunk_copy_then_full_size(astronaut, monkeypatch):
+    frame = read_video(astronaut["path"], grayscale=True).frames[0]
+    detector = get_detector("dlib", detect_every=1)  # shrinks frames above 540 px
+    runs = _count_detector_runs(monkeypatch, detector)
+    big = cv2.resize(frame, (640, 640))  # face about 180 px wide
+    (face,) = detector.detect(big)[:1]
+    assert runs == [(540, 540)]
+    full = get_detector("dlib", detect_side=None).detect(big)[0]
+    assert (
+        np.hypot(*(mouth_centre(face.landmarks) - mouth_centre(full.landmarks))) < 1.5
+    )
+    assert np.abs(face.box - full.box).max() < 0.1 * (full.box[2] - full.box[0])
+    # A 90 px face in a 1080 px frame is too small for the half-size copy: the
+    # detector then searches the full frame.
+    runs.clear()
+    canvas = np.full((1080, 1080), 90, np.uint8)
+    canvas[600:920, 300:620] = frame
+    faces = detector.detect(canvas)
+    assert runs == [(540, 540), (1080, 1080)]
+    assert faces and 300 <= faces[0].box[0] and faces[0].box[2] <= 620
+
+
+def test_one_dlib_detector_can_serve_several_threads(astronaut):
+    # dlib releases the GIL while detecting; a shared HOG detector run from two
+    # threads at once returned wrong boxes before each run got its own.
+    from concurrent.futures import ThreadPoolExecutor
+
+    frames = read_video(astronaut["path"], grayscale=True).frames
+    detector = shared_detector("dlib")
+    alone = [[tuple(f.box) for f in detector.detect(frame)] for frame in frames]
+
+    def boxes(frame):
+        return [tuple(f.box) for f in detector.detect(frame)]
+
+    with ThreadPoolExecutor(2) as pool:
+        together = list(pool.map(boxes, list(frames) * 2))
+    assert together == alone * 2
 
 
 def test_noise_video_has_no_face(tmp_path):

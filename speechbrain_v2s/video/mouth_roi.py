@@ -2,7 +2,9 @@
 
 Pipeline of :func:`extract_mouth_roi`:
 
-1. detect faces with landmarks in every frame (:mod:`.landmarks`);
+1. detect faces with landmarks in every frame (:mod:`.landmarks`; the default
+   dlib backend runs its face detector every 10th frame and tracks the face in
+   between), all on one grayscale copy of the video;
 2. track one face: start from the highest-scoring detection of the whole video and
    follow it forwards and backwards, associating detections frame to frame by box
    overlap / centre distance (a bystander or a false face on clothing is never
@@ -411,8 +413,12 @@ def extract_mouth_roi(
             clip_or_path, target_fps, target_fps, len(clip_or_path) / target_fps
         )
     else:
-        clip = read_video(clip_or_path, target_fps=target_fps, max_frames=max_frames)
+        clip = read_video(
+            clip_or_path, target_fps=target_fps, grayscale=True, max_frames=max_frames
+        )
     frames = clip.frames if max_frames is None else clip.frames[:max_frames]
+    # One grayscale copy serves detection, landmarks and cropping.
+    frames = _gray_frames(frames)
     source = clip.path or "<frames>"
     if detector is None or isinstance(detector, str):
         detector = shared_detector(detector or "auto")
