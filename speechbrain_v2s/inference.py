@@ -15,6 +15,8 @@ ROI normalisation and a ``pretrainer``) and the weights; see
 """
 
 import os
+import queue
+import threading
 
 import torch
 from speechbrain.inference.interfaces import Pretrained
@@ -68,6 +70,53 @@ def crossfade_concat(pieces, overlap):
     return out
 
 
+def prefetch_blocks(blocks, depth=2):
+    """Iterate over ``blocks`` while a thread computes the next ``depth`` ones.
+
+    Used to decode and preprocess the next chunk of a video while the model
+    runs on the current one (both release the GIL in their heavy parts). An
+    exception in the producer is raised by the consumer, where it would have
+    been raised without the thread.
+
+    Example
+    -------
+    >>> list(prefetch_blocks(iter(range(5))))
+    [0, 1, 2, 3, 4]
+    """
+    items, stop, done = queue.Queue(maxsize=depth), threading.Event(), object()
+
+    def put(item):
+        while not stop.is_set():
+            try:
+                items.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce():
+        try:
+            for block in blocks:
+                if not put((block, None)):
+                    return
+            put((done, None))
+        except BaseException as err:  # handed over to the consumer
+            put((done, err))
+
+    worker = threading.Thread(target=produce, daemon=True)
+    worker.start()
+    try:
+        while True:
+            block, err = items.get()
+            if block is done:
+                if err is not None:
+                    raise err
+                return
+            yield block
+    finally:
+        stop.set()  # the consumer stopped early: let the producer end
+
+
 class _SynthesisMixin:
     """Model → waveform, the mel family's vocoder included, chunked if long."""
 
@@ -95,17 +144,67 @@ class _SynthesisMixin:
             out, out_lens = model.decode(feats, lens.to(self.device), speaker=speaker)
         return self._to_wave(out), out_lens
 
-    def _synthesize_long(self, frames_input, speaker=None):
-        """One utterance (batch of 1, time first after the batch axis), chunked."""
-        total = frames_input.shape[1]
+    def _chunking(self):
         chunk = int(getattr(self.hparams, "chunk_frames", 250))
         overlap = int(getattr(self.hparams, "chunk_overlap", 25))
-        pieces = []
-        for start, end in chunk_spans(total, chunk, overlap):
-            piece = frames_input[:, start:end].to(self.device)
-            wav, _ = self._run(piece, torch.ones(1, device=self.device), speaker)
-            pieces.append(wav[0, : (end - start) * SAMPLES_PER_FRAME].cpu())
-        return crossfade_concat(pieces, overlap * SAMPLES_PER_FRAME)
+        if not 0 <= overlap < chunk:
+            raise ValueError(
+                f"chunk_overlap ({overlap}) must be in [0, chunk_frames ({chunk}))"
+            )
+        return chunk, overlap
+
+    def _synthesize_stream(self, blocks, speaker=None):
+        """One utterance whose model inputs ``[1, n, ...]`` arrive in blocks of
+        any size (time after the batch axis) → waveform ``[samples]``.
+
+        The model sees the windows of :func:`chunk_spans` and the pieces are
+        joined as by :func:`crossfade_concat`, but only one window of input
+        and the finished float32 audio are held, so memory does not grow
+        with the video beyond its audio.
+        """
+        chunk, overlap = self._chunking()
+        fade = overlap * SAMPLES_PER_FRAME
+        ramp = torch.linspace(0.0, 1.0, fade + 2)[1:-1]
+        done, tail = [], None  # finished audio; end of the last window, unfaded
+        pending, start, last_end = None, 0, 0  # input from frame `start` on
+
+        def window(inputs, first):
+            nonlocal tail
+            length = inputs.shape[1]
+            wav, _ = self._run(
+                inputs.to(self.device), torch.ones(1, device=self.device), speaker
+            )
+            wav = wav[0, : length * SAMPLES_PER_FRAME].float().cpu()
+            if not first and fade:
+                seam = tail * (1 - ramp) + wav[:fade] * ramp
+                done.append(seam)
+                wav = wav[fade:]
+            cut = wav.shape[0] - fade
+            done.append(wav[:cut].clone())  # clone: drop the window's storage
+            tail = wav[cut:].clone()
+
+        for block in blocks:
+            pending = block if pending is None else torch.cat([pending, block], 1)
+            while pending.shape[1] >= chunk:
+                window(pending[:, :chunk], first=last_end == 0)
+                last_end = start + chunk
+                start = last_end - overlap
+                pending = pending[:, chunk - overlap :]
+        if pending is None:
+            raise ValueError("no input frames")
+        if last_end == 0 or start + pending.shape[1] > last_end:
+            window(pending, first=last_end == 0)  # the last, shorter window
+        done.append(tail)
+        return torch.cat(done)
+
+    def _synthesize_long(self, frames_input, speaker=None):
+        """One utterance (batch of 1, time first after the batch axis), chunked."""
+        chunk, _ = self._chunking()
+        blocks = (
+            frames_input[:, start : start + chunk]
+            for start in range(0, frames_input.shape[1], chunk)
+        )
+        return self._synthesize_stream(blocks, speaker)
 
 
 class VideoToSpeech(_SynthesisMixin, Pretrained):
@@ -136,19 +235,44 @@ class VideoToSpeech(_SynthesisMixin, Pretrained):
 
     def mouth_frames(self, path, already_cropped=False):
         """uint8 mouth crops of a video file (face landmarks → aligned crop)."""
-        from speechbrain_v2s.video.mouth_roi import extract_mouth_roi, resize_roi
+        import numpy as np
 
-        if str(path).endswith(".npz"):
+        return np.concatenate(list(self.mouth_frame_blocks(path, already_cropped)))
+
+    def mouth_frame_blocks(self, path, already_cropped=False):
+        """uint8 mouth crops ``[n, 96, 96]`` of a video file, ``chunk_frames``
+        at a time, in order.
+
+        Mouth-crop videos are decoded block by block; a raw face video goes
+        through face landmarks first (the face is tracked over the whole
+        video, so its crops are made whole, with the landmark detector on
+        as many threads as torch uses).
+        """
+        chunk, _ = self._chunking()
+        path = str(path)
+        if path.endswith(".npz"):
             from speechbrain_v2s.video.mouth_roi import load_roi
 
-            return load_roi(path)[0]
-        if already_cropped:
-            from speechbrain_v2s.video.io import read_video
+            frames = load_roi(path)[0]
+        elif already_cropped:
+            from speechbrain_v2s.video.mouth_roi import resize_roi
+            from speechbrain_v2s.video.stream import iter_video_chunks
 
-            clip = read_video(path, target_fps=25.0, grayscale=True)
-            return resize_roi(clip.frames, 96)
-        detector = getattr(self.hparams, "roi_detector", "auto")
-        return extract_mouth_roi(path, detector=detector).frames
+            for block in iter_video_chunks(path, chunk, 25.0, grayscale=True):
+                yield resize_roi(block, 96)
+            return
+        else:
+            from speechbrain_v2s.video.landmarks import shared_detector
+            from speechbrain_v2s.video.mouth_roi import extract_mouth_roi
+            from speechbrain_v2s.video.stream import ThreadedDetector
+
+            detector = shared_detector(getattr(self.hparams, "roi_detector", "auto"))
+            threads = min(torch.get_num_threads(), os.cpu_count() or 1)
+            frames = extract_mouth_roi(
+                path, detector=ThreadedDetector(detector, threads)
+            ).frames
+        for start in range(0, len(frames), chunk):
+            yield frames[start : start + chunk]
 
     def speaker_embedding(self, reference_audio):
         """Speaker embedding of a reference clip, for models conditioned on one."""
@@ -167,9 +291,14 @@ class VideoToSpeech(_SynthesisMixin, Pretrained):
         ``already_cropped=True``, or a cached ``.npz`` of mouth crops)."""
         if not os.path.isfile(str(path)):
             raise FileNotFoundError(f"{path}: no such file")
-        frames = self.mouth_frames(path, already_cropped)
         speaker = self.speaker_embedding(reference_audio)
-        return self._synthesize_long(self.prepare_frames(frames), speaker)
+        # Decoding and cropping of the next block overlap the model's work on
+        # this one; only one window of frames is held at a time.
+        blocks = (
+            self.prepare_frames(frames)
+            for frames in self.mouth_frame_blocks(path, already_cropped)
+        )
+        return self._synthesize_stream(prefetch_blocks(blocks), speaker)
 
     @torch.no_grad()
     def synthesize_batch(self, rois, lens=None, speaker=None):

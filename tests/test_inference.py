@@ -12,7 +12,7 @@ import torch
 from recipe_runs import ROOT, subprocess_env
 
 from speechbrain_v2s.export import export_architecture
-from speechbrain_v2s.inference import VideoToSpeech
+from speechbrain_v2s.inference import VideoToSpeech, chunk_spans, crossfade_concat
 
 HPARAMS = os.path.join(ROOT, "hparams")
 
@@ -50,6 +50,89 @@ def test_long_video_is_chunked_without_seams(model_dir, tmp_path):
     for start in (40, 80, 120, 160, 200):  # chunk starts (50 - 10 overlap)
         seam_mask[start * 960 - 10 : (start + 10) * 960 + 10] = True
     assert jumps[seam_mask].max() <= 1.5 * jumps[~seam_mask].max() + 1e-6
+
+
+def _one_pass_per_window(v2s, rois, chunk, overlap):
+    """Reference: each window of ``chunk_spans`` through ``synthesize_batch``,
+    the pieces joined by ``crossfade_concat`` (the unstreamed algorithm)."""
+    pieces = []
+    for start, end in chunk_spans(rois.shape[1], chunk, overlap):
+        wav, _ = v2s.synthesize_batch(rois[:, start:end])
+        pieces.append(wav[0, : (end - start) * 960])
+    return crossfade_concat(pieces, overlap * 960)
+
+
+@pytest.mark.parametrize("frames,block", [(230, 7), (100, 50), (90, 250)])
+def test_streamed_blocks_give_the_windowed_output(model_dir, tmp_path, frames, block):
+    """Input arriving in blocks of any size gives exactly the output of the
+    windows over the whole input (230: five seams, a short last window; 100:
+    the input ends where a window ends; 90: blocks larger than a window)."""
+    v2s = _load(model_dir, tmp_path, chunk_frames=50, chunk_overlap=10)
+    rois = torch.randn(1, frames, 1, 88, 88, generator=torch.Generator().manual_seed(1))
+    blocks = (rois[:, s : s + block] for s in range(0, frames, block))
+    with torch.no_grad():
+        streamed = v2s._synthesize_stream(blocks)
+        reference = _one_pass_per_window(v2s, rois, 50, 10)
+    assert streamed.shape == (frames * 960,)
+    torch.testing.assert_close(streamed, reference, rtol=0, atol=1e-6)
+
+
+def test_short_input_is_one_pass(model_dir, tmp_path):
+    """Up to ``chunk_frames`` frames, streaming in small blocks is one model pass."""
+    v2s = _load(model_dir, tmp_path, chunk_frames=50, chunk_overlap=10)
+    rois = torch.randn(1, 37, 1, 88, 88, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        streamed = v2s._synthesize_stream(rois[:, s : s + 5] for s in range(0, 37, 5))
+    torch.testing.assert_close(
+        streamed, v2s.synthesize_batch(rois)[0][0], rtol=0, atol=1e-6
+    )
+
+
+def test_synthesize_file_streams_a_mouth_crop_video(model_dir, tmp_path):
+    """30 fps mouth-crop video (resampled to 25 fps while streaming) and its
+    ``.npz`` cache: the same audio as synthesising the whole decoded clip."""
+    from speechbrain_v2s.video.io import read_video, write_video
+    from speechbrain_v2s.video.mouth_roi import resize_roi, save_roi
+
+    v2s = _load(model_dir, tmp_path, chunk_frames=40, chunk_overlap=8)
+    rng = np.random.default_rng(3)
+    video = tmp_path / "mouth.avi"
+    write_video(video, rng.integers(0, 255, (150, 88, 88), np.uint8), fps=30)
+    frames = resize_roi(read_video(video, 25.0, grayscale=True).frames, 96)
+    assert len(frames) == 125
+    with torch.no_grad():
+        reference = v2s._synthesize_long(v2s.prepare_frames(frames))
+    wav = v2s.synthesize_file(video, already_cropped=True)
+    torch.testing.assert_close(wav, reference, rtol=0, atol=1e-6)
+    cache = tmp_path / "mouth.npz"
+    save_roi(cache, frames)
+    torch.testing.assert_close(v2s.synthesize_file(cache), reference, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("fps", [25.0, 30.0, 12.5, 29.97, 50.0])
+def test_chunked_reader_yields_the_frames_of_read_video(tmp_path, fps):
+    from speechbrain_v2s.video.io import read_video, write_video
+    from speechbrain_v2s.video.stream import iter_video_chunks
+
+    video = tmp_path / "count.avi"
+    ramp = (np.arange(47) * 5 % 256).astype(np.uint8)  # one grey level per frame
+    write_video(video, ramp[:, None, None] * np.ones((1, 16, 24), np.uint8), fps=fps)
+    for grayscale in (True, False):
+        whole = read_video(video, 25.0, grayscale=grayscale).frames
+        for chunk in (1, 6, 500):
+            blocks = list(iter_video_chunks(video, chunk, 25.0, grayscale=grayscale))
+            assert all(len(b) <= chunk for b in blocks)
+            np.testing.assert_array_equal(np.concatenate(blocks), whole)
+
+
+def test_chunked_reader_errors_name_the_file(tmp_path):
+    from speechbrain_v2s.video.errors import EmptyVideoError
+    from speechbrain_v2s.video.stream import iter_video_chunks
+
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    with pytest.raises(EmptyVideoError, match="empty.mp4"):
+        next(iter_video_chunks(empty))
 
 
 def _cli(*args, cwd):

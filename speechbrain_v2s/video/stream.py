@@ -1,0 +1,228 @@
+"""Chunked video decoding: frames at 25 fps, a few hundred at a time.
+
+:func:`iter_video_chunks` yields the frames that :func:`.io.read_video` would
+return, in order and in ``[n, H, W(, 3)]`` uint8 blocks, so a long video is
+never held whole (a 10-minute 88x88 video is 116 MB as uint8, but the list of
+decoded frames plus its stacked copy and float versions of it are several
+times that). Frame-rate conversion picks the same source frames as
+:func:`.io.resample_indices`, decided on the fly without knowing the frame
+count in advance.
+
+Example
+-------
+>>> import os, tempfile
+>>> from speechbrain_v2s.video.io import write_video
+>>> path = os.path.join(tempfile.mkdtemp(), "clip.mp4")
+>>> write_video(path, np.zeros((30, 32, 32), np.uint8), fps=30)
+>>> [c.shape for c in iter_video_chunks(path, chunk=10, grayscale=True)]
+[(10, 32, 32), (10, 32, 32), (5, 32, 32)]
+"""
+
+import math
+from collections import deque
+
+import cv2
+import numpy as np
+
+from speechbrain_v2s.video.errors import UnreadableVideoError
+from speechbrain_v2s.video.io import read_video
+
+
+def _output_count(num_source, source_fps, target_fps):
+    """Output frames for ``num_source`` source frames (as ``resample_indices``)."""
+    return max(1, int(math.floor(num_source * target_fps / source_fps + 0.5)))
+
+
+def _source_index(j, ratio):
+    """Source frame shown at output frame ``j`` (ties to the earlier frame)."""
+    return int(math.ceil(j * ratio - 0.5))
+
+
+class _Resampler:
+    """Nearest-in-time frame-rate conversion fed one source frame at a time.
+
+    Output frame ``j`` is only released once enough source frames were seen to
+    know it exists, so the result equals ``resample_indices`` on the whole video.
+    """
+
+    def __init__(self, source_fps, target_fps):
+        self.ratio = source_fps / target_fps
+        self.rates = (source_fps, target_fps)
+        self.recent = deque(maxlen=int(math.ceil(self.ratio)) + 3)
+        self.seen = 0
+        self.next_out = 0
+
+    def push(self, frame):
+        self.recent.append((self.seen, frame))
+        self.seen += 1
+        # Output j exists once j < count(frames seen so far); its source frame
+        # must have arrived (a later one could still be clipped to the last).
+        return self._release(_output_count(self.seen, *self.rates), final=False)
+
+    def finish(self):
+        if self.seen == 0:
+            return []
+        return self._release(_output_count(self.seen, *self.rates), final=True)
+
+    def _release(self, available, final):
+        out, frames, last = [], dict(self.recent), self.seen - 1
+        while self.next_out < available:
+            index = _source_index(self.next_out, self.ratio)
+            if index > last:
+                if not final:
+                    break
+                index = last
+            out.append(frames[index])
+            self.next_out += 1
+        return out
+
+
+def _convert(frame_bgr, grayscale):
+    if frame_bgr.ndim == 2:
+        return frame_bgr if grayscale else cv2.cvtColor(frame_bgr, cv2.COLOR_GRAY2RGB)
+    code = cv2.COLOR_BGR2GRAY if grayscale else cv2.COLOR_BGR2RGB
+    return cv2.cvtColor(frame_bgr, code)
+
+
+def iter_video_chunks(path, chunk=250, target_fps=25.0, grayscale=False):
+    """Decode a video in blocks of at most ``chunk`` frames at ``target_fps``.
+
+    Arguments
+    ---------
+    path : str or os.PathLike
+        Any file :func:`.io.read_video` reads. Files OpenCV cannot stream are
+        decoded whole by :func:`.io.read_video` (PyAV) and then cut into blocks.
+    chunk : int
+        Largest block, in output frames.
+    target_fps : float or None
+        Output rate (``None``: the file's rate).
+    grayscale : bool
+        ``[n, H, W]`` luminance instead of ``[n, H, W, 3]`` RGB.
+
+    Yields
+    ------
+    numpy.ndarray
+        uint8 blocks; concatenated, the frames of ``read_video(path,
+        target_fps, grayscale).frames``.
+
+    Raises
+    ------
+    UnreadableVideoError, EmptyVideoError
+        As :func:`.io.read_video` (missing, empty, corrupt file; frame size
+        changing within the file).
+
+    Example
+    -------
+    >>> list(iter_video_chunks("/nonexistent.mp4"))
+    Traceback (most recent call last):
+    ...
+    speechbrain_v2s.video.errors.UnreadableVideoError: /nonexistent.mp4: file not found
+    """
+    path = str(path)
+    if chunk < 1:
+        raise ValueError(f"chunk must be at least 1 frame, got {chunk}")
+    cap = cv2.VideoCapture(path)
+    try:
+        first = cap.read() if cap.isOpened() else (False, None)
+        if not first[0]:
+            # Not streamable with OpenCV: read_video raises the precise error
+            # (missing, empty, corrupt) or decodes it with PyAV.
+            cap.release()
+            frames = read_video(path, target_fps=target_fps, grayscale=grayscale)
+            for start in range(0, frames.num_frames, chunk):
+                yield frames.frames[start : start + chunk]
+            return
+        fps = cap.get(cv2.CAP_PROP_FPS)
+        if not fps or not math.isfinite(fps) or fps <= 0:
+            fps = float(target_fps or 25.0)  # as read_video: assume the target
+        resample = target_fps is not None and abs(fps - target_fps) >= 1e-3
+        resampler = _Resampler(float(fps), float(target_fps)) if resample else None
+        block, shape = [], None
+        ok, frame = first
+        while ok:
+            frame = _convert(frame, grayscale)
+            if shape is None:
+                shape = frame.shape
+            elif frame.shape != shape:
+                raise UnreadableVideoError(
+                    path,
+                    f"frame size changes within the file {{{shape}, {frame.shape}}}",
+                )
+            block.extend(resampler.push(frame) if resampler else [frame])
+            while len(block) >= chunk:
+                yield np.stack(block[:chunk])
+                del block[:chunk]
+            ok, frame = cap.read()
+        if resampler:
+            block.extend(resampler.finish())
+        for start in range(0, len(block), chunk):
+            yield np.stack(block[start : start + chunk])
+    finally:
+        cap.release()
+
+
+class ThreadedDetector:
+    """Run a landmark detector on contiguous parts of a video in threads.
+
+    dlib and OpenCV release the GIL while they work, so ``threads`` parts are
+    detected in parallel on as many cores. Per-frame results equal the
+    wrapped detector's (a backend that tracks between frames, such as dlib
+    with ``detect_every > 1``, restarts its tracking at each part).
+
+    Arguments
+    ---------
+    detector : LandmarkDetector
+        The backend (shared: its ``detect`` must not keep state between calls).
+    threads : int
+        Parts run at once; 1 calls the detector directly.
+
+    Example
+    -------
+    >>> from speechbrain_v2s.video.landmarks import shared_detector
+    >>> both = ThreadedDetector(shared_detector("haar"), threads=2)
+    >>> both.detect_video(np.zeros((3, 32, 32), np.uint8))
+    [[], [], []]
+    """
+
+    def __init__(self, detector, threads=2):
+        self.detector = detector
+        self.threads = max(1, int(threads))
+        self.name = getattr(detector, "name", type(detector).__name__)
+        self.estimated = getattr(detector, "estimated", False)
+
+    def detect(self, frame):
+        """Faces in one frame, from the wrapped detector.
+
+        Example
+        -------
+        >>> from speechbrain_v2s.video.landmarks import shared_detector
+        >>> ThreadedDetector(shared_detector("haar")).detect(np.zeros((8, 8), np.uint8))
+        []
+        """
+        return self.detector.detect(frame)
+
+    def detect_video(self, frames):
+        """Per-frame faces of ``[T, H, W(, 3)]``, ``threads`` parts at once.
+
+        Example
+        -------
+        >>> from speechbrain_v2s.video.landmarks import shared_detector
+        >>> ThreadedDetector(shared_detector("haar"), 4).detect_video(
+        ...     np.zeros((2, 16, 16), np.uint8))
+        [[], []]
+        """
+        parts = min(self.threads, len(frames))
+        if parts <= 1:
+            return self.detector.detect_video(frames)
+        from concurrent.futures import ThreadPoolExecutor
+
+        bounds = np.linspace(0, len(frames), parts + 1).round().astype(int)
+        with ThreadPoolExecutor(parts) as pool:
+            results = pool.map(
+                self.detector.detect_video,
+                [frames[a:b] for a, b in zip(bounds[:-1], bounds[1:])],
+            )
+            return [faces for part in results for faces in part]
+
+    def __repr__(self):
+        return f"ThreadedDetector({self.detector!r}, threads={self.threads})"
