@@ -243,10 +243,11 @@ class VideoToSpeech(_SynthesisMixin, Pretrained):
         """uint8 mouth crops ``[n, 96, 96]`` of a video file, ``chunk_frames``
         at a time, in order.
 
-        Mouth-crop videos are decoded block by block; a raw face video goes
-        through face landmarks first (the face is tracked over the whole
-        video, so its crops are made whole, with the landmark detector on
-        as many threads as torch uses).
+        Videos are decoded block by block, never whole. A raw face video is
+        read twice (:func:`speechbrain_v2s.video.stream.stream_mouth_rois`):
+        face landmarks of all frames first, as the face is tracked over the
+        whole video, with the detector on as many threads as torch uses;
+        then the crops.
         """
         chunk, _ = self._chunking()
         path = str(path)
@@ -263,14 +264,14 @@ class VideoToSpeech(_SynthesisMixin, Pretrained):
             return
         else:
             from speechbrain_v2s.video.landmarks import shared_detector
-            from speechbrain_v2s.video.mouth_roi import extract_mouth_roi
-            from speechbrain_v2s.video.stream import ThreadedDetector
+            from speechbrain_v2s.video.stream import ThreadedDetector, stream_mouth_rois
 
             detector = shared_detector(getattr(self.hparams, "roi_detector", "auto"))
             threads = min(torch.get_num_threads(), os.cpu_count() or 1)
-            frames = extract_mouth_roi(
-                path, detector=ThreadedDetector(detector, threads)
-            ).frames
+            yield from stream_mouth_rois(
+                path, ThreadedDetector(detector, threads), chunk
+            )
+            return
         for start in range(0, len(frames), chunk):
             yield frames[start : start + chunk]
 

@@ -125,6 +125,41 @@ def test_chunked_reader_yields_the_frames_of_read_video(tmp_path, fps):
             np.testing.assert_array_equal(np.concatenate(blocks), whole)
 
 
+def _moving_face(path, frames=30):
+    import cv2
+    from skimage import data as skimage_data
+
+    from speechbrain_v2s.video.io import write_video
+
+    image = np.ascontiguousarray(skimage_data.astronaut()[0:320, 64:384])
+    out = []
+    for t in range(frames):  # a face that turns and moves
+        mat = cv2.getRotationMatrix2D((160, 160), 6 * np.sin(t / 5), 1.0)
+        mat[:, 2] += (8 * np.sin(t / 4), 6 * np.cos(t / 4))
+        out.append(cv2.warpAffine(image, mat, (320, 320)))
+    write_video(path, np.stack(out), fps=25)
+
+
+def test_streamed_mouth_rois_match_the_whole_video_pass(tmp_path):
+    """Two block-wise passes over a raw face video give the crops of
+    ``extract_mouth_roi``: exactly when the detector sees the frames in one
+    call, closely when it restarts its tracking at each 7-frame block."""
+    from speechbrain_v2s.video.landmarks import shared_detector
+    from speechbrain_v2s.video.mouth_roi import extract_mouth_roi
+    from speechbrain_v2s.video.stream import ThreadedDetector, stream_mouth_rois
+
+    video = tmp_path / "face.mp4"
+    _moving_face(video)
+    detector = shared_detector("auto")
+    whole = extract_mouth_roi(video, detector=detector).frames
+    one_block = np.concatenate(list(stream_mouth_rois(video, detector, chunk=64)))
+    np.testing.assert_array_equal(one_block, whole)
+    blocks = list(stream_mouth_rois(video, ThreadedDetector(detector, 2), chunk=7))
+    assert [len(b) for b in blocks] == [7, 7, 7, 7, 2]
+    diff = np.abs(np.concatenate(blocks).astype(float) - whole.astype(float))
+    assert diff.mean() < 3.0, diff.mean()  # a 3-pixel shift of the crops: 12
+
+
 def test_chunked_reader_errors_name_the_file(tmp_path):
     from speechbrain_v2s.video.errors import EmptyVideoError
     from speechbrain_v2s.video.stream import iter_video_chunks

@@ -8,6 +8,11 @@ times that). Frame-rate conversion picks the same source frames as
 :func:`.io.resample_indices`, decided on the fly without knowing the frame
 count in advance.
 
+:func:`stream_mouth_rois` does the same for raw face video: the mouth crops
+of :func:`.mouth_roi.extract_mouth_roi`, from two block-wise passes over the
+file (landmarks of every frame first, since the face is tracked and smoothed
+over the whole video, then the crops).
+
 Example
 -------
 >>> import os, tempfile
@@ -18,6 +23,7 @@ Example
 [(10, 32, 32), (10, 32, 32), (5, 32, 32)]
 """
 
+import inspect
 import math
 from collections import deque
 
@@ -226,3 +232,104 @@ class ThreadedDetector:
 
     def __repr__(self):
         return f"ThreadedDetector({self.detector!r}, threads={self.threads})"
+
+
+def _roi_defaults():
+    # Follow extract_mouth_roi's defaults rather than repeat them here.
+    from speechbrain_v2s.video.mouth_roi import extract_mouth_roi
+
+    params = inspect.signature(extract_mouth_roi).parameters
+    return {name: p.default for name, p in params.items() if name != "clip_or_path"}
+
+
+def stream_mouth_rois(path, detector="auto", chunk=250, **options):
+    """Mouth crops of a raw face video, ``chunk`` frames at a time.
+
+    The frames of :func:`.mouth_roi.extract_mouth_roi` (same tracking,
+    interpolation, smoothing and alignment) without holding the decoded video:
+    a first pass over the file keeps only the landmarks, a second one warps
+    the crops block by block. A backend that tracks between frames (dlib
+    with ``detect_every > 1``) restarts at each block, so crops may differ
+    slightly from one whole-video pass.
+
+    Arguments
+    ---------
+    path : str or os.PathLike
+        A video file.
+    detector : str or LandmarkDetector
+        Backend or its name (``"auto"``), as for ``extract_mouth_roi``.
+    chunk : int
+        Frames per block.
+    **options
+        ``roi_size``, ``max_missing``, ``smooth_window``, ``eye_distance``,
+        ``target_fps`` of ``extract_mouth_roi`` (its defaults otherwise).
+
+    Yields
+    ------
+    numpy.ndarray
+        uint8 crops ``[n, roi_size, roi_size]``, in order.
+
+    Raises
+    ------
+    NoFaceError
+        No face, or none in more than ``max_missing`` of the frames (raised
+        before the first block).
+
+    Example
+    -------
+    >>> import os, tempfile
+    >>> from speechbrain_v2s.video.io import write_video
+    >>> path = os.path.join(tempfile.mkdtemp(), "noise.mp4")
+    >>> noise = np.random.default_rng(0).integers(0, 255, (5, 64, 64), np.uint8)
+    >>> write_video(path, noise)
+    >>> next(stream_mouth_rois(path, detector="haar"))
+    Traceback (most recent call last):
+    ...
+    speechbrain_v2s.video.errors.NoFaceError: ...: no face found in any of 5 frames
+    """
+    from speechbrain_v2s.video.errors import NoFaceError
+    from speechbrain_v2s.video.landmarks import shared_detector
+    from speechbrain_v2s.video.mouth_roi import (
+        crop_transforms,
+        fill_missing,
+        smooth_landmarks,
+        track_face,
+        warp_crops,
+    )
+
+    opts = _roi_defaults()
+    opts.pop("detector", None)
+    opts.pop("max_frames", None)
+    unknown = set(options) - set(opts)
+    if unknown:
+        raise TypeError(f"unknown options {sorted(unknown)}")
+    opts.update(options)
+    if detector is None or isinstance(detector, str):
+        detector = shared_detector(detector or "auto")
+    fps = opts["target_fps"]
+    detections = []
+    for block in iter_video_chunks(path, chunk, fps, grayscale=True):
+        detections.extend(detector.detect_video(block))
+    landmarks, detected = track_face(detections)
+    num, found = len(detections), int(detected.sum())
+    if found == 0:
+        raise NoFaceError(str(path), f"no face found in any of {num} frames", 1.0)
+    missing = 1.0 - found / num
+    if missing > opts["max_missing"]:
+        raise NoFaceError(
+            str(path),
+            f"no face in {missing:.0%} of {num} frames "
+            f"(max {opts['max_missing']:.0%})",
+            missing,
+        )
+    landmarks = smooth_landmarks(
+        fill_missing(landmarks, detected), opts["smooth_window"]
+    )
+    transforms = crop_transforms(landmarks, opts["roi_size"], opts["eye_distance"])
+    del landmarks, detections
+    start = 0
+    for block in iter_video_chunks(path, chunk, fps, grayscale=True):
+        yield warp_crops(
+            block, transforms[start : start + len(block)], opts["roi_size"]
+        )
+        start += len(block)
