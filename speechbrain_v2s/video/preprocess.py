@@ -410,7 +410,7 @@ def preprocess_videos(
         Landmark smoothing window in frames.
     detect_every : int, optional
         dlib only: run the face detector every N frames and track the face in
-        between (1 = every frame, about 4x slower); default: the backend's
+        between (1 = every frame, about 3x slower); default: the backend's
         (dlib: every 10th frame).
     data_root : str, optional
         Substituted for ``{data_root}`` in manifests/lists; root of relative paths.
@@ -587,7 +587,7 @@ def _build_parser():
         type=int,
         default=None,
         help="dlib: detect faces every N frames and track them in between "
-        "(default 10; 1 = every frame, about 4x slower, no more accurate on our "
+        "(default 10; 1 = every frame, about 3x slower, no more accurate on our "
         "test videos)",
     )
     parser.add_argument("--data-root", default=None, help="value of {data_root}")
