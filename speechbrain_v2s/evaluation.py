@@ -1,24 +1,31 @@
 """Objective evaluation of generated speech, as reported by Kefalas et al. (2024).
 
 Every generated file is compared with its reference: PESQ (wide-band), STOI,
-ESTOI and MCD (:mod:`speechbrain_v2s.metrics`), and, with an ASR model
+ESTOI and MCD (:mod:`speechbrain_v2s.metrics`); with an ASR model
 (:mod:`speechbrain_v2s.asr`), the transcript of the generated speech against
-the reference text for WER. The results are one row per utterance and one
-summary per system, written as CSV, JSON, a Markdown table and a LaTeX table
-in the paper's layout (rows = systems; PESQ, STOI, ESTOI, WER with 95 %
-confidence intervals), plus reference-vs-generated mel plots.
+the reference text for WER; with a speaker-embedding model (any SpeechBrain
+``EncoderClassifier.from_hparams`` source, e.g. an ECAPA-TDNN folder), the
+cosine similarity of the reference's and the generation's embeddings. The
+results are one row per utterance and one summary per system, written as CSV,
+JSON, a Markdown table and a LaTeX table in the paper's layout (rows =
+systems; PESQ, STOI, ESTOI, WER with 95 % confidence intervals, and speaker
+similarity when asked for), plus reference-vs-generated mel plots.
 
 Length rule: the generated waveform is cut or zero-padded at its end to the
 reference's length (:func:`speechbrain_v2s.metrics.align_lengths`); both
 lengths are recorded in every row and mismatches are counted in the summary.
 
 Confidence intervals: 95 % two-sided, Student-t over utterances for the mean
-of PESQ, STOI, ESTOI and MCD; percentile bootstrap over utterances (1000
-resamples, fixed seed) for the corpus-level WER.
+of PESQ, STOI, ESTOI, MCD and speaker similarity; percentile bootstrap over
+utterances (1000 resamples, fixed seed) for the corpus-level WER.
 
     v2s-evaluate --ref-dir data/test_wavs --gen-dir out/ours --system Ours \\
         --gen-dir out/baseline --system Baseline \\
         --asr pocketsphinx:grid --out results --plots 4 --jobs 2
+
+For the built-in synthetic corpus, ``--asr synthetic:<folder>`` uses the CTC
+recogniser trained on that corpus (``recipes/Synthetic/ASR``), and
+``--speaker-model <ECAPA folder>`` adds the speaker-similarity column.
 
 Example
 -------
@@ -56,6 +63,7 @@ from speechbrain_v2s.metrics import (
     mcd,
     normalise_text,
     pesq,
+    speaker_similarity,
     stoi,
     word_errors,
 )
@@ -70,6 +78,7 @@ TABLE_COLUMNS = (  # the paper's table: key, header, higher is better
     ("estoi", "ESTOI", True),
     ("wer", "WER (%)", False),
 )
+SPEAKER_COLUMN = ("speaker_sim", "SpkSim", True)  # with --speaker-model
 CSV_FIELDS = (
     "system",
     "id",
@@ -82,6 +91,7 @@ CSV_FIELDS = (
     "stoi",
     "estoi",
     "mcd",
+    "speaker_sim",
     "ref_text",
     "hyp",
     "word_errors",
@@ -395,7 +405,7 @@ def attach_transcripts(pairs, transcripts=None):
 def _empty_row(pair):
     row = {field: "" for field in CSV_FIELDS}
     row.update(id=pair["id"], ref=pair["ref"], gen=pair.get("gen", ""))
-    for key in METRICS + ("wer",):
+    for key in METRICS + ("wer", "speaker_sim"):
         row[key] = math.nan
     row["ref_text"] = pair.get("ref_text") or ""
     return row
@@ -463,7 +473,9 @@ def _worker(item):
     return index, _score_pair(pair, _WORKER_ASR)
 
 
-def evaluate_pairs(pairs, asr=None, transcripts=None, jobs=1, progress=True):
+def evaluate_pairs(
+    pairs, asr=None, transcripts=None, jobs=1, progress=True, speaker_model=None
+):
     """Score every (reference, generated) pair; one row per pair, in order.
 
     A file that cannot be read (missing, corrupt, empty) gives a row with
@@ -485,14 +497,20 @@ def evaluate_pairs(pairs, asr=None, transcripts=None, jobs=1, progress=True):
         Worker processes (metrics are CPU bound); 1 runs here.
     progress : bool
         Show a tqdm progress bar.
+    speaker_model : callable, optional
+        Speaker embedder, ``wav[batch, samples] at 24 kHz -> [batch, emb]``
+        (e.g. :func:`make_speaker_model`); run in this process. Gives
+        ``speaker_sim``, the cosine similarity of the reference's and the
+        generation's embeddings (both whole, no length alignment).
 
     Returns
     -------
     list of dict
         Keys of :data:`CSV_FIELDS` (``system`` empty): lengths in samples at
         24 kHz, ``length_diff_ms`` (generated minus reference), ``pesq``,
-        ``stoi``, ``estoi``, ``mcd`` (dB), ``ref_text``, ``hyp``,
-        ``word_errors``, ``ref_words``, ``wer`` (%), ``error``.
+        ``stoi``, ``estoi``, ``mcd`` (dB), ``speaker_sim`` (``nan`` without
+        ``speaker_model``), ``ref_text``, ``hyp``, ``word_errors``,
+        ``ref_words``, ``wer`` (%), ``error``.
 
     Example
     -------
@@ -524,7 +542,58 @@ def evaluate_pairs(pairs, asr=None, transcripts=None, jobs=1, progress=True):
         bar.close()
     if asr is not None and in_workers is None:
         _transcribe_here(rows, asr, progress)
+    if speaker_model is not None:
+        _speaker_similarity_here(rows, speaker_model, progress)
     return rows
+
+
+def _speaker_similarity_here(rows, speaker_model, progress):
+    """Speaker similarity in this process (embedders are not sent to workers)."""
+    todo = [r for r in rows if not r["error"]]
+    for row in tqdm(todo, desc="speaker", unit="utt", disable=not progress):
+        try:
+            ref = load_audio(row["ref"], SAMPLE_RATE)
+            gen = load_audio(row["gen"], SAMPLE_RATE)
+            row["speaker_sim"] = speaker_similarity(gen, ref, speaker_model)
+        except Exception as err:  # noqa: BLE001 - one bad pair never stops a run
+            row["error"] = f"speaker model failed: {type(err).__name__}: {err}"
+
+
+def make_speaker_model(source, savedir=None):
+    """The speaker embedder of ``--speaker-model``: a ``from_hparams`` source.
+
+    Any SpeechBrain ``EncoderClassifier`` model (e.g. an ECAPA-TDNN folder or
+    Hub id) through :class:`speechbrain_v2s.nnet.speaker.SpeakerEmbedder`,
+    which resamples the 24 kHz audio to the model's 16 kHz.
+
+    Raises
+    ------
+    EvaluationError
+        A missing folder, or a model that does not load (with the reason).
+
+    Example
+    -------
+    >>> make_speaker_model("/no/spk")
+    Traceback (most recent call last):
+    ...
+    speechbrain_v2s.evaluation.EvaluationError: speaker model folder not found: /no/spk
+    """
+    from speechbrain_v2s.nnet.speaker import SpeakerEmbedder
+
+    source = str(source)
+    local = os.path.isabs(source) or source.startswith((".", "~"))
+    if (local or source.count("/") > 1) and not os.path.isdir(source):
+        raise EvaluationError(f"speaker model folder not found: {source}")
+    if os.path.isdir(source) and not os.path.isfile(
+        os.path.join(source, "hyperparams.yaml")
+    ):
+        raise EvaluationError(f"speaker model folder has no hyperparams.yaml: {source}")
+    try:
+        return SpeakerEmbedder(source, savedir=savedir)
+    except Exception as err:  # noqa: BLE001 - any failure: one clear message
+        raise EvaluationError(
+            f"cannot load speaker model {source!r}: {type(err).__name__}: {err}"
+        ) from err
 
 
 def _transcribe_here(rows, asr, progress):
@@ -613,10 +682,14 @@ def summarise(rows):
     Student-t interval. WER: corpus level (all word errors over all
     reference words) with a percentile bootstrap interval.
 
+    Speaker similarity (``speaker_sim``, when rows have it): mean with a
+    Student-t interval, like PESQ.
+
     Returns
     -------
     dict
-        ``{metric: {"mean", "ci95", "n"}}`` for the metrics and ``wer``, plus
+        ``{metric: {"mean", "ci95", "n"}}`` for the metrics, ``speaker_sim``
+        and ``wer``, plus
         ``utterances``, ``failed`` (rows with an error), ``length_mismatches``
         (rows whose lengths differ), ``mean_abs_length_diff_ms`` and
         ``ci_method``.
@@ -632,7 +705,7 @@ def summarise(rows):
     """
     ok = [r for r in rows if not r.get("error")]
     out = {}
-    for key in METRICS:
+    for key in METRICS + ("speaker_sim",):
         mean, ci = mean_ci([r.get(key) for r in ok])
         out[key] = {
             "mean": mean,
@@ -651,8 +724,8 @@ def summarise(rows):
     out["mean_abs_length_diff_ms"] = float(np.abs(diffs).mean()) if diffs.size else 0.0
     out["ci_method"] = (
         "95% CI half-widths: Student-t over utterances for PESQ/STOI/ESTOI/MCD "
-        f"means; percentile bootstrap ({BOOTSTRAP_RESAMPLES} utterance "
-        "resamples, seed 0) for corpus-level WER"
+        "(and speaker similarity) means; percentile bootstrap "
+        f"({BOOTSTRAP_RESAMPLES} utterance resamples, seed 0) for corpus-level WER"
     )
     return out
 
@@ -905,8 +978,17 @@ def _parser():
     p.add_argument("--data-root", help="fills {data_root} in the manifest's paths")
     p.add_argument(
         "--asr",
-        help="ASR for WER: pocketsphinx, pocketsphinx:grid, or a SpeechBrain "
-        "from_hparams source (default: no WER)",
+        help="ASR for WER: pocketsphinx, pocketsphinx:grid (real GRID speech), "
+        "synthetic:<folder> (the synthetic corpus's CTC model from "
+        "recipes/Synthetic/ASR), or a SpeechBrain from_hparams source "
+        "(default: no WER)",
+    )
+    p.add_argument(
+        "--speaker-model",
+        metavar="SOURCE",
+        help="speaker-embedding model (SpeechBrain EncoderClassifier from_hparams "
+        "source, e.g. an ECAPA-TDNN folder): adds the cosine similarity of "
+        "reference and generated speaker embeddings (default: none)",
     )
     p.add_argument(
         "--transcripts", help="JSON manifest with reference texts (text/wrd field)"
@@ -973,11 +1055,20 @@ def run(args):
                     "--asr given but no reference texts found (use --transcripts, "
                     "a manifest 'text' field, or .txt/.align files)"
                 )
+    speaker_model = None
+    if args.speaker_model:
+        speaker_model = make_speaker_model(args.speaker_model)
+    columns = TABLE_COLUMNS + ((SPEAKER_COLUMN,) if speaker_model else ())
     os.makedirs(args.out, exist_ok=True)
     summaries, all_rows = {}, []
     for name, pairs in all_pairs.items():
         rows = evaluate_pairs(
-            pairs, asr, transcripts, jobs=args.jobs, progress=not args.no_progress
+            pairs,
+            asr,
+            transcripts,
+            jobs=args.jobs,
+            progress=not args.no_progress,
+            speaker_model=speaker_model,
         )
         for row in rows:
             row["system"] = name
@@ -999,16 +1090,17 @@ def run(args):
     report = {
         "systems": summaries,
         "asr": repr(asr) if asr is not None else None,
+        "speaker_model": args.speaker_model,
         "reference": args.manifest or args.ref_dir,
         "generated": dict(zip(names, args.gen_dir)),
     }
     with open(os.path.join(args.out, "summary.json"), "w", encoding="utf-8") as f:
         json.dump(_json_safe(report), f, indent=2, ensure_ascii=False)
-    table = markdown_table(summaries)
+    table = markdown_table(summaries, columns)
     with open(os.path.join(args.out, "summary.md"), "w", encoding="utf-8") as f:
         f.write(table + "\n\n" + next(iter(summaries.values()))["ci_method"] + "\n")
     with open(os.path.join(args.out, "summary.tex"), "w", encoding="utf-8") as f:
-        f.write(latex_table(summaries) + "\n")
+        f.write(latex_table(summaries, columns) + "\n")
     print(table)
     return summaries
 

@@ -226,6 +226,12 @@ def test_cli_parallel_with_asr_matches_serial(folders, tmp_path):
           "--system", "b"], "2 --system names for 1"),  # fmt: skip
         (["--ref-dir", "{ref}", "--gen-dir", "{ref}", "--asr", "/no/model"],
          "ASR model folder not found"),  # fmt: skip
+        (["--ref-dir", "{ref}", "--gen-dir", "{ref}", "--asr", "synthetic"],
+         "synthetic:<folder>"),  # fmt: skip
+        (["--ref-dir", "{ref}", "--gen-dir", "{ref}", "--speaker-model",
+          "/no/ecapa"], "speaker model folder not found: /no/ecapa"),  # fmt: skip
+        (["--ref-dir", "{ref}", "--gen-dir", "{ref}", "--speaker-model",
+          "{ref}"], "has no hyperparams.yaml"),  # fmt: skip
     ],
 )
 def test_cli_bad_input_is_one_error_line(folders, tmp_path, capsys, args, message):
@@ -250,3 +256,66 @@ class _no_raise:
 
 def test_loaded_audio_lengths_are_24k(folders):
     assert load_audio(folders / "ref" / "s1" / "u0.wav").shape[-1] == 36000
+
+
+# ---------------------------------------------------------------- speaker similarity
+
+
+@pytest.fixture(scope="module")
+def tiny_ecapa(tmp_path_factory):
+    """The tiny random ECAPA-TDNN of test_nnet_speaker, saved as a model folder."""
+    from hyperpyyaml import load_hyperpyyaml
+    from test_nnet_speaker import HPARAMS
+
+    folder = tmp_path_factory.mktemp("ecapa")
+    (folder / "hyperparams.yaml").write_text(HPARAMS)
+    torch.manual_seed(0)
+    hparams = load_hyperpyyaml(HPARAMS)
+    torch.save(hparams["embedding_model"].state_dict(), folder / "embedding_model.ckpt")
+    torch.save(hparams["classifier"].state_dict(), folder / "classifier.ckpt")
+    return folder
+
+
+def test_cli_speaker_similarity_column(folders, tiny_ecapa, tmp_path):
+    other = tmp_path / "other" / "s1"
+    for i in range(3):  # another "voice": higher pitch, other timing, noisier
+        wav = speech_like(seconds=1.5, f0=260 + 20 * i, seed=10 + i)
+        wav = wav + 0.02 * torch.randn(
+            wav.shape, generator=torch.Generator().manual_seed(i)
+        )
+        write_audio(other / f"u{i}.wav", wav)
+    out = tmp_path / "results"
+    code = main(
+        ["--ref-dir", str(folders / "ref"),
+         "--gen-dir", str(folders / "good"), "--system", "Copy",
+         "--gen-dir", str(tmp_path / "other"), "--system", "Other",
+         "--speaker-model", str(tiny_ecapa), "--out", str(out), "--no-progress"]
+    )  # fmt: skip
+    assert code == 0
+    with open(out / "per_utterance.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    copy = [float(r["speaker_sim"]) for r in rows if r["system"] == "Copy"]
+    other_sims = [float(r["speaker_sim"]) for r in rows if r["system"] == "Other"]
+    assert copy == pytest.approx([1.0] * 3, abs=1e-4)  # identical audio
+    assert max(other_sims) < min(copy) - 0.01
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["speaker_model"] == str(tiny_ecapa)
+    sims = {name: s["speaker_sim"] for name, s in summary["systems"].items()}
+    assert sims["Copy"]["n"] == 3 and sims["Copy"]["mean"] == pytest.approx(
+        1.0, abs=1e-4
+    )
+    assert sims["Other"]["mean"] < sims["Copy"]["mean"]
+    md = (out / "summary.md").read_text().splitlines()
+    assert md[0].endswith("| SpkSim ↑ |")
+    assert md[2].startswith("| Copy |") and "**1.000" in md[2]
+    assert "SpkSim" in (out / "summary.tex").read_text()
+
+
+def test_no_speaker_model_no_column(folders, tmp_path):
+    out = tmp_path / "results"
+    args = ["--ref-dir", str(folders / "ref"), "--gen-dir", str(folders / "good"),
+            "--out", str(out), "--no-progress"]  # fmt: skip
+    assert main(args) == 0
+    assert "SpkSim" not in (out / "summary.md").read_text()
+    with open(out / "per_utterance.csv", newline="") as f:
+        assert {r["speaker_sim"] for r in csv.DictReader(f)} == {""}
