@@ -1,20 +1,27 @@
 #!/usr/bin/env python3
-"""CPU speed of ``VideoToSpeech`` and peak memory on a 10-minute video.
+"""CPU real-time factor of ``VideoToSpeech`` against input length, peak memory
+on a 10-minute video, and raw face video → speech.
 
-- model-only real-time factor for 3 s of mouth frames (both families, tiny and
-  paper scale, loaded through ``from_hparams`` from folders written by
-  ``export_architecture``), next to SpeechBrain's HiFi-GAN vocoder (LJSpeech
-  configuration) on the same audio length;
-- raw video → speech (decode, face landmarks, mouth ROI, model) for the
-  paper-scale waveform model on a 3 s video of a real face;
-- peak resident memory of ``synthesize_file`` on a 10-minute mouth-crop video
-  (chunked synthesis), in a fresh process.
+- Real-time factor for 1 s, 10 s, 1 min and 10 min of video, for tiny_wave,
+  tiny_mel, wave and mel (randomly initialised, written by
+  ``export_architecture`` and loaded through ``from_hparams``), through
+  ``synthesize_file`` on mouth-crop videos (decoding, cropping, chunked
+  synthesis), next to SpeechBrain's HiFi-GAN vocoder (LJSpeech configuration)
+  on a mel spectrogram of the same audio length, all in this one run.
+- The 10-minute rows run once each, in a fresh process, which also gives the
+  peak resident memory (the process's ``VmHWM``: ``ru_maxrss`` of a child
+  started by ``subprocess`` reports the parent's peak when the parent is
+  larger, because the child is vfork'ed from it).
+- Raw face video → speech (decode, face landmarks, mouth ROI, model) for the
+  paper-scale waveform model on a moving real face, with where the time goes.
 
     python benchmarks/inference_speed.py [--threads 2] [--no-write]
+        [--vocoder-10min] [--quick]
 """
 
 import argparse
 import datetime
+import json
 import os
 import platform
 import statistics
@@ -32,10 +39,12 @@ from results_md import write_section  # noqa: E402
 
 SECTION = "## Inference speed (VideoToSpeech)"
 CONFIGS = ("tiny_wave", "tiny_mel", "wave", "mel")
+HIFIGAN = "SpeechBrain HiFi-GAN (LJSpeech config)"
+LENGTHS = (1, 10, 60)  # seconds measured in this process; 600 s in a fresh one
+RUNS = {1: 3, 10: 1, 60: 1}
 
 
-def timed(fn, runs=5):
-    fn()  # warm-up
+def timed(fn, runs):
     times = []
     for _ in range(runs):
         start = time.perf_counter()
@@ -49,8 +58,36 @@ def load(config, work):
     from speechbrain_v2s.inference import VideoToSpeech
 
     folder = os.path.join(work, config)
-    export_architecture(os.path.join(ROOT, "hparams", f"{config}.yaml"), folder)
+    if not os.path.isdir(folder):
+        export_architecture(os.path.join(ROOT, "hparams", f"{config}.yaml"), folder)
     return VideoToSpeech.from_hparams(source=folder, savedir=folder + "_loaded")
+
+
+def hifigan():
+    from speechbrain.lobes.models.HifiGAN import HifiganGenerator
+
+    return HifiganGenerator(
+        in_channels=80,
+        out_channels=1,
+        resblock_type="1",
+        resblock_dilation_sizes=[[1, 3, 5], [1, 3, 5], [1, 3, 5]],
+        resblock_kernel_sizes=[3, 7, 11],
+        upsample_kernel_sizes=[16, 16, 4, 4],
+        upsample_initial_channel=512,
+        upsample_factors=[8, 8, 2, 2],
+    ).eval()
+
+
+def vocode(generator, seconds, piece=60.0):
+    """HiFi-GAN on ``seconds`` of 22.05 kHz-hop mel frames (hop 256 at 24 kHz
+    audio length), in pieces of ``piece`` s (one pass over 10 min would need
+    several GB for the last layers' activations)."""
+    with torch.inference_mode():
+        left = seconds
+        while left > 0:
+            now = min(piece, left)
+            generator(torch.randn(1, 80, int(now * 24000 / 256)))
+            left -= now
 
 
 def face_video(path, frames=75):
@@ -68,21 +105,12 @@ def face_video(path, frames=75):
     write_video(path, np.stack(out), fps=25)
 
 
-PEAK_CODE = """
-import resource, sys, torch
-torch.set_num_threads({threads})
-from speechbrain_v2s.inference import VideoToSpeech
-m = VideoToSpeech.from_hparams(source={src!r}, savedir={src!r} + "_peak")
-wav = m.synthesize_file({video!r}, already_cropped=True)
-print(wav.shape[0], resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
-"""
-
-
-def long_video(path, minutes=10):
+def mouth_video(path, seconds):
+    """A synthetic mouth-crop video (88x88, 25 fps), opening 3 times a second."""
     from speechbrain_v2s.data.mouth_render import random_appearance, render_frames
     from speechbrain_v2s.video.io import write_video
 
-    frames = int(minutes * 60 * 25)
+    frames = int(seconds * 25)
     t = np.arange(frames) / 25.0
     track = np.zeros((frames, 5), np.float32)
     track[:, 0] = 0.5 + 0.5 * np.sin(2 * np.pi * 3 * t) ** 2  # opening
@@ -92,101 +120,343 @@ def long_video(path, minutes=10):
     return frames
 
 
+FRESH_CODE = """
+import json, sys, time, torch
+torch.set_num_threads({threads})
+def peak_mb():
+    with open("/proc/self/status") as status:
+        line = next(l for l in status if l.startswith("VmHWM"))
+    return int(line.split()[1]) / 1024
+base = peak_mb()
+kind = {kind!r}
+if kind == "hifigan":
+    sys.path.insert(0, {bench!r})
+    from inference_speed import hifigan, vocode
+    generator = hifigan()
+    vocode(generator, 1.0)  # warm-up
+    loaded = peak_mb()
+    start = time.perf_counter()
+    vocode(generator, {seconds})
+    samples = int({seconds} * 24000)
+else:
+    from speechbrain_v2s.inference import VideoToSpeech
+    m = VideoToSpeech.from_hparams(source={src!r}, savedir={src!r} + "_fresh")
+    loaded = peak_mb()
+    start = time.perf_counter()
+    samples = m.synthesize_file({video!r}, already_cropped=True).shape[0]
+elapsed = time.perf_counter() - start
+print(json.dumps(dict(samples=samples, elapsed=elapsed, base_mb=base,
+                      loaded_mb=loaded, peak_mb=peak_mb())))
+"""
+
+
+def start_fresh(kind, threads, seconds, src=None, video=None):
+    """Start one fresh-process run; :func:`finish_fresh` collects it."""
+    code = FRESH_CODE.format(
+        threads=threads,
+        kind=kind,
+        bench=os.path.join(ROOT, "benchmarks"),
+        seconds=float(seconds),
+        src=src,
+        video=video,
+    )
+    return subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+
+
+def finish_fresh(name, process):
+    stdout, stderr = process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"{name} fresh run failed:\n{stderr[-3000:]}")
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+def raw_face_rows(v2s, work, runs):
+    """Raw face video → speech with the paper-scale waveform model, and its parts."""
+    from speechbrain_v2s.video.landmarks import shared_detector
+    from speechbrain_v2s.video.mouth_roi import extract_mouth_roi
+    from speechbrain_v2s.video.stream import ThreadedDetector
+
+    video = os.path.join(work, "face.mp4")
+    face_video(video)
+    v2s.synthesize_file(video)  # warm-up (loads the landmark model)
+    detector = ThreadedDetector(shared_detector("auto"), torch.get_num_threads())
+    crops = extract_mouth_roi(video, detector=detector).frames
+    rois = v2s.prepare_frames(crops)
+    return [
+        (
+            "raw face video → speech (all of `synthesize_file`)",
+            timed(lambda: v2s.synthesize_file(video), runs),
+        ),
+        (
+            f"  of which face landmarks + mouth crops ({detector!r})",
+            timed(lambda: extract_mouth_roi(video, detector=detector), runs),
+        ),
+        (
+            "  of which the model on the crops",
+            timed(lambda: v2s.synthesize_batch(rois), runs),
+        ),
+    ]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument(
+        "--vocoder-10min",
+        action="store_true",
+        help="also run HiFi-GAN on 10 min of audio (about as long as mel V2A)",
+    )
+    parser.add_argument(
+        "--long-configs",
+        nargs="*",
+        default=list(CONFIGS),
+        choices=CONFIGS,
+        help="families run on the 10-minute video (each about as long as its "
+        "real-time factor times 10 min)",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="1 s and 10 s only, one run (a check)"
+    )
+    parser.add_argument(
+        "--memory-only",
+        action="store_true",
+        help="only the 10-minute fresh-process runs of --long-configs, in "
+        "their own section",
+    )
     args = parser.parse_args(argv)
+    if args.memory_only:
+        return memory_only(args)
     torch.set_num_threads(args.threads)
+    began = time.perf_counter()
+    load_start = os.getloadavg()[0]
     work = tempfile.mkdtemp()
-    rows = []
-    seconds = 3.0
-    rois = torch.randn(1, 75, 1, 88, 88)
+    lengths = LENGTHS[:2] if args.quick else LENGTHS
+    runs = {s: 1 for s in lengths} if args.quick else RUNS
+
+    long_seconds = 30 if args.quick else 600
+    long_path = os.path.join(work, "mouth_long.mpg")
+    frames = mouth_video(long_path, long_seconds)
+    for config in CONFIGS:
+        load(config, work)  # the model folders the fresh processes load
+    # The 10-minute runs go at the same time as each other and as the rest:
+    # on a machine shared with other jobs that is what fits in the time.
+    running = {
+        config: start_fresh(
+            "v2s", args.threads, long_seconds, os.path.join(work, config), long_path
+        )
+        for config in args.long_configs
+    }
+    if args.vocoder_10min or args.quick:
+        running[HIFIGAN] = start_fresh("hifigan", args.threads, long_seconds)
+
+    videos = {}
+    for seconds in lengths:
+        videos[seconds] = os.path.join(work, f"mouth_{seconds}s.mpg")
+        mouth_video(videos[seconds], seconds)
+    times = {}  # (name, seconds) -> seconds of compute
+    fresh, face_rows = {}, []
+
+    def publish(final=False):
+        text = report(args, times, lengths + (long_seconds,), fresh, face_rows, frames)
+        text = text.replace(
+            "{LOADS}",
+            f"1-min load average {load_start:.2f} at the start, "
+            f"{os.getloadavg()[0]:.2f} at the end; total run time "
+            f"{(time.perf_counter() - began) / 60:.0f} min"
+            + ("" if final else " (still running: rows are filled in as measured)"),
+        )
+        if not args.no_write:
+            write_section(text)  # after each stage: a stopped run leaves its rows
+        return text
+
     for config in CONFIGS:
         v2s = load(config, work)
-        median = timed(lambda v=v2s: v.synthesize_batch(rois))
-        rows.append((f"{config} V2A (model only)", median))
-    from speechbrain.lobes.models.HifiGAN import HifiganGenerator
-
-    hifigan = HifiganGenerator(
-        in_channels=80,
-        out_channels=1,
-        resblock_type="1",
-        resblock_dilation_sizes=[[1, 3, 5], [1, 3, 5], [1, 3, 5]],
-        resblock_kernel_sizes=[3, 7, 11],
-        upsample_kernel_sizes=[16, 16, 4, 4],
-        upsample_initial_channel=512,
-        upsample_factors=[8, 8, 2, 2],
-    ).eval()
-    mel = torch.randn(1, 80, int(seconds * 24000 / 256))
-    with torch.inference_mode():
-        rows.append(
-            (
-                "SpeechBrain HiFi-GAN vocoder (LJSpeech config)",
-                timed(lambda: hifigan(mel)),
+        v2s.synthesize_file(videos[1], already_cropped=True)  # warm-up
+        for seconds in lengths:
+            times[config, seconds] = timed(
+                lambda v=v2s, s=seconds: v.synthesize_file(
+                    videos[s], already_cropped=True
+                ),
+                runs[seconds],
             )
+            print(config, seconds, f"{times[config, seconds]:.2f} s", flush=True)
+        if config == "wave":
+            face_rows = raw_face_rows(v2s, work, 1 if args.quick else 3)
+        del v2s
+    generator = hifigan()
+    vocode(generator, 1.0)  # warm-up
+    for seconds in lengths:
+        times[HIFIGAN, seconds] = timed(
+            lambda s=seconds, g=generator: vocode(g, s), runs[seconds]
         )
+        print(HIFIGAN, seconds, f"{times[HIFIGAN, seconds]:.2f} s", flush=True)
+    del generator
+    publish()
 
-    video = os.path.join(work, "face.mp4")
-    face_video(video)
-    v2s = load("wave", work)
-    rows.append(
-        (
-            "wave V2A, raw face video → speech (dlib landmarks)",
-            timed(lambda: v2s.synthesize_file(video), runs=3),
-        )
-    )
+    for name, process in running.items():
+        fresh[name] = finish_fresh(name, process)
+        if name != HIFIGAN:
+            assert fresh[name]["samples"] == frames * 960, (name, fresh[name])
+        times[name, long_seconds] = fresh[name]["elapsed"]
+        print(name, long_seconds, fresh[name], flush=True)
+        publish()
+    print(publish(final=True))
 
-    long_path = os.path.join(work, "long.mpg")
-    frames = long_video(long_path)
-    peaks = {}
-    for config in ("wave", "mel"):
-        code = PEAK_CODE.format(
-            threads=args.threads, src=os.path.join(work, config), video=long_path
-        )
-        start = time.perf_counter()
-        out = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, check=True
-        ).stdout.split()
-        elapsed = time.perf_counter() - start
-        samples, peak_kb = int(out[-2]), int(out[-1])
-        assert samples == frames * 960, (samples, frames)
-        peaks[config] = (peak_kb / 1024**2, elapsed)
 
-    load_avg = os.getloadavg()[0]
+MEMORY_SECTION = "## Peak memory on a 10-minute video (VideoToSpeech)"
+
+
+def memory_only(args):
+    """The 10-minute fresh-process runs alone (peak memory and wall time)."""
+    began, load_start = time.perf_counter(), os.getloadavg()[0]
+    work = tempfile.mkdtemp()
+    path = os.path.join(work, "mouth_long.mpg")
+    frames = mouth_video(path, 600)
+    for config in args.long_configs:
+        load(config, work)
+    running = {
+        c: start_fresh("v2s", args.threads, 600, os.path.join(work, c), path)
+        for c in args.long_configs
+    }
+    rows = {}
+    for name, process in running.items():
+        rows[name] = finish_fresh(name, process)
+        assert rows[name]["samples"] == frames * 960, (name, rows[name])
+        print(name, rows[name], flush=True)
+    policy = os.environ.get("OMP_WAIT_POLICY")
+    env = f"OMP_WAIT_POLICY={policy} " if policy else ""
     lines = [
-        SECTION,
+        MEMORY_SECTION,
         "",
-        f"- Date: {datetime.date.today().isoformat()}; machine: {platform.node()}, "
-        f"{os.cpu_count()} CPU cores, torch {torch.__version__}, "
-        f"{args.threads} threads; 1-min load average {load_avg:.2f} at the end "
-        "(a shared machine: expect ±30 %).",
-        "- Command: `python benchmarks/inference_speed.py`. Models are randomly "
-        "initialised (speed does not depend on the weights) and loaded through "
-        "`VideoToSpeech.from_hparams`; mel rows include the HiFi-GAN vocoder.",
-        "- Input: 3 s (75 frames), batch 1, median of 5 runs after a warm-up.",
+        f"- Date: {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC; machine: "
+        f"{platform.node()}, {os.cpu_count()} CPU cores ({cpu_name()}), torch "
+        f"{torch.__version__}, {args.threads} threads each; 1-min load average "
+        f"{load_start:.2f} at the start, {os.getloadavg()[0]:.2f} at the end; "
+        f"total {(time.perf_counter() - began) / 60:.0f} min (a shared machine; "
+        "the runs went at the same time as each other and as other jobs, so "
+        "the wall times are far from an idle machine's).",
+        f"- Command: `{env}python benchmarks/inference_speed.py --memory-only "
+        f"--long-configs {' '.join(args.long_configs)}`: `synthesize_file("
+        "video, already_cropped=True)` on a synthetic 10-minute 88x88 "
+        f"mouth-crop video ({frames} frames), each model in a fresh process; "
+        "peak = the process's `VmHWM`.",
         "",
-        "| what | time for 3 s | x real time |",
-        "|---|---|---|",
+        "| model | after `import torch` | model loaded | peak | wall time |",
+        "|---|---|---|---|---|",
     ]
-    for name, median in rows:
-        lines.append(f"| {name} | {median * 1000:.0f} ms | {seconds / median:.1f} |")
-    lines += [
-        "",
-        f"10-minute mouth-crop video ({frames} frames) through `synthesize_file` "
-        "(chunks of 250 frames, 25 cross-faded), fresh process:",
-        "",
-        "| model | peak resident memory | wall time | x real time |",
-        "|---|---|---|---|",
-    ]
-    for config, (peak_gb, elapsed) in peaks.items():
+    for name, row in rows.items():
         lines.append(
-            f"| {config} | {peak_gb:.2f} GB | {elapsed:.0f} s | {600 / elapsed:.1f} |"
+            f"| {name} | {row['base_mb'] / 1024:.2f} GB | "
+            f"{row['loaded_mb'] / 1024:.2f} GB | {row['peak_mb'] / 1024:.2f} GB | "
+            f"{row['elapsed']:.0f} s |"
         )
     text = "\n".join(lines) + "\n"
     print(text)
     if not args.no_write:
         write_section(text)
+
+
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.machine()
+
+
+def _label(seconds):
+    return f"{seconds} s" if seconds < 60 else f"{seconds // 60} min"
+
+
+def report(args, times, lengths, fresh, face_rows, frames):
+    names = list(CONFIGS) + [HIFIGAN]
+    flags = " --quick" if args.quick else ""
+    flags += " --vocoder-10min" if args.vocoder_10min else ""
+    if list(args.long_configs) != list(CONFIGS):
+        flags += " --long-configs " + " ".join(args.long_configs)
+    policy = os.environ.get("OMP_WAIT_POLICY")
+    env = f"OMP_WAIT_POLICY={policy} " if policy else ""
+    lines = [
+        SECTION,
+        "",
+        f"- Date: {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC; machine: "
+        f"{platform.node()}, {os.cpu_count()} CPU cores ({cpu_name()}), "
+        f"torch {torch.__version__}, {args.threads} threads; "
+        "{LOADS} (a shared machine: other jobs ran at the same time, so expect "
+        "±30 % or worse).",
+        f"- Command: `{env}python benchmarks/inference_speed.py --threads "
+        f"{args.threads}"
+        f"{flags}`. V2A models are randomly initialised (speed does not depend on "
+        "the weights) and loaded through `VideoToSpeech.from_hparams`; each runs "
+        "`synthesize_file(video, already_cropped=True)` on a synthetic 88x88 "
+        "mouth-crop video (decoding, crop, normalisation and the chunked "
+        "synthesis: windows of 250 frames with 25 cross-faded, the next block "
+        "decoded while the model runs); mel rows include the HiFi-GAN vocoder "
+        "of the mel config. SpeechBrain's `HifiganGenerator` (LJSpeech V1 "
+        "configuration) runs on a random mel of the same audio length (in 60-s "
+        "pieces, under `torch.inference_mode`).",
+        "- 1 s: median of 3 runs; 10 s: median of 2; 1 min: one run (after a 1-s "
+        "warm-up); 10 min: one run in a fresh process (the same process gives "
+        'the peak memory below); "not run": left out to keep the run short '
+        "(`--vocoder-10min`, `--long-configs`). `OMP_WAIT_POLICY=PASSIVE`: on a "
+        "machine with more busy processes than cores, OpenMP threads that "
+        "spin while waiting made 2-thread torch up to 10x slower than 1 "
+        "thread; passive waiting avoids that.",
+        "",
+        "Real-time factor (compute time / audio duration; < 1 is faster than "
+        "real time), x real time in brackets:",
+        "",
+        "| model | " + " | ".join(_label(s) for s in lengths) + " |",
+        "|---|" + "---|" * len(lengths),
+    ]
+    for name in names:
+        cells = []
+        for seconds in lengths:
+            if (name, seconds) not in times:
+                cells.append("not run")
+                continue
+            rtf = times[name, seconds] / seconds
+            cells.append(f"{rtf:.3f} ({1 / rtf:.1f}x)")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    long_seconds = lengths[-1]
+    lines += [
+        "",
+        f"{_label(long_seconds)} mouth-crop video ({frames} frames) through "
+        "`synthesize_file` in a fresh process: peak resident memory (`VmHWM` "
+        "of the process; `import torch` alone is the first column) and wall "
+        "time:",
+        "",
+        "| model | after `import torch` | model loaded | peak | wall time |",
+        "|---|---|---|---|---|",
+    ]
+    for name, row in fresh.items():
+        lines.append(
+            f"| {name} | {row['base_mb'] / 1024:.2f} GB | "
+            f"{row['loaded_mb'] / 1024:.2f} GB | {row['peak_mb'] / 1024:.2f} GB | "
+            f"{row['elapsed']:.0f} s |"
+        )
+    runs = 1 if args.quick else 3
+    lines += [
+        "",
+        "Raw face video → speech, paper-scale `wave` model, 3 s (75 frames) of a "
+        f"moving real face, 320x320, median of {runs} runs after a warm-up:",
+        "",
+        "| what | time for 3 s | x real time |",
+        "|---|---|---|",
+    ]
+    for name, median in face_rows:
+        lines.append(f"| {name} | {median * 1000:.0f} ms | {3.0 / median:.1f} |")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

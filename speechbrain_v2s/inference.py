@@ -171,9 +171,7 @@ class _SynthesisMixin:
         def window(inputs, first):
             nonlocal tail
             length = inputs.shape[1]
-            wav, _ = self._run(
-                inputs.to(self.device), torch.ones(1, device=self.device), speaker
-            )
+            wav = self._window_wave(inputs.to(self.device), speaker)
             wav = wav[0, : length * SAMPLES_PER_FRAME].float().cpu()
             if not first and fade:
                 seam = tail * (1 - ramp) + wav[:fade] * ramp
@@ -197,6 +195,10 @@ class _SynthesisMixin:
         done.append(tail)
         return torch.cat(done)
 
+    def _window_wave(self, inputs, speaker=None):
+        """One window (batch of 1, no padding) → waveform ``[1, samples]``."""
+        return self._run(inputs, torch.ones(1, device=self.device), speaker)[0]
+
     def _synthesize_long(self, frames_input, speaker=None):
         """One utterance (batch of 1, time first after the batch axis), chunked."""
         chunk, _ = self._chunking()
@@ -207,6 +209,22 @@ class _SynthesisMixin:
         return self._synthesize_stream(blocks, speaker)
 
 
+def _encoder_halo(encoder):
+    """Neighbour frames each side that one output frame of ``encoder`` sees,
+    or ``None`` when unknown: the video encoder is a 3-D convolution front end
+    (temporal stride 1) followed by per-frame layers."""
+    frontend = getattr(encoder, "frontend", None)
+    if type(encoder).__name__ != "VideoEncoder" or not isinstance(
+        frontend, torch.nn.Conv3d
+    ):
+        return None
+    kernel, stride = frontend.kernel_size[0], frontend.stride[0]
+    pad, dilation = frontend.padding, frontend.dilation[0]
+    if stride != 1 or dilation != 1 or isinstance(pad, str) or pad[0] != kernel // 2:
+        return None
+    return kernel // 2
+
+
 class VideoToSpeech(_SynthesisMixin, Pretrained):
     """Speech from silent talking-face video (any V2A model of this package).
 
@@ -214,7 +232,8 @@ class VideoToSpeech(_SynthesisMixin, Pretrained):
     (training-set pixel statistics), optional ``crop_size`` (88),
     ``chunk_frames`` (250: videos longer than this are synthesised in
     overlapping chunks, bounding memory) and ``chunk_overlap`` (25 frames,
-    cross-faded), ``roi_detector`` ("auto").
+    cross-faded), ``encode_frames`` (50: frames the video encoder takes at
+    once), ``roi_detector`` ("auto").
 
     Example
     -------
@@ -274,6 +293,28 @@ class VideoToSpeech(_SynthesisMixin, Pretrained):
             return
         for start in range(0, len(frames), chunk):
             yield frames[start : start + chunk]
+
+    def _window_wave(self, inputs, speaker=None):
+        """One window → waveform, the video encoder run on ``encode_frames``
+        frames at a time (with the neighbours its 3-D front end sees, so the
+        features are those of one pass): its activations, the largest of a
+        paper-scale model, then take a fifth of the memory of a 250-frame
+        window, and the rest of the model still sees the whole window."""
+        model = self.mods.model
+        halo = _encoder_halo(model.encoder)
+        block = int(getattr(self.hparams, "encode_frames", 50))
+        total = inputs.shape[1]
+        if halo is None or total <= block:
+            return super()._window_wave(inputs, speaker)
+        lens = torch.ones(1, device=self.device)
+        feats = []
+        with model.modality(model.default_modality):
+            for start in range(0, total, block):
+                first, last = max(0, start - halo), min(total, start + block + halo)
+                piece = model.encode(inputs[:, first:last], lens)
+                feats.append(piece[:, start - first : start - first + block])
+            out, _ = model.decode(torch.cat(feats, 1), lens, speaker=speaker)
+        return self._to_wave(out)
 
     def speaker_embedding(self, reference_audio):
         """Speaker embedding of a reference clip, for models conditioned on one."""
