@@ -274,6 +274,12 @@ def main(argv=None):
         help="e.g. dlib dlib:1 haar (NAME:N = detect every N frames); "
         "default: every installed backend, plus dlib:1 (detector in every frame)",
     )
+    parser.add_argument(
+        "--note",
+        action="append",
+        default=[],
+        help="a bullet added under the machine line (e.g. an earlier result)",
+    )
     parser.add_argument("--no-write", action="store_true", help="only print")
     args = parser.parse_args(argv)
 
@@ -323,9 +329,16 @@ def main(argv=None):
         ).stdout.strip()
     except OSError:
         commit = ""
-    command = "python benchmarks/preprocess_speed.py " + " ".join(
-        argv if argv is not None else sys.argv[1:]
-    )
+    given, skip = [], False
+    for item in argv if argv is not None else sys.argv[1:]:
+        # Notes go in the section as bullets, not into its command line.
+        if skip or item.startswith("--note="):
+            skip = False
+        elif item == "--note":
+            skip = True
+        else:
+            given.append(item)
+    command = "python benchmarks/preprocess_speed.py " + " ".join(given)
     runs = f"best of {args.repeats} runs" if args.repeats > 1 else "one run"
     job_cols = " | ".join(
         f"frames/s, {j} job{'s' if j > 1 else ''} (wall / per CPU-s)" for j in args.jobs
@@ -347,6 +360,7 @@ def main(argv=None):
         + (" (all runs under the table)" if args.repeats > 1 else "")
         + ", per wall-clock second and per CPU second of the job's processes "
         "(the latter is what one core delivers, however busy the machine).",
+        *(f"- {note}" for note in args.note),
         f"- Video: skimage astronaut photo (512x512, face about 90 px wide), "
         f"{args.frames} frames rotated +-10 deg, scaled 0.92-1.08, shifted +-15/20 "
         f"px, mp4v; {args.copies} copies per run. Full job: decode, detect, "
