@@ -353,8 +353,8 @@ def memory_only(args):
     ]
     for name, row in rows.items():
         lines.append(
-            f"| {name} | {row['base_mb'] / 1024:.2f} GB | "
-            f"{row['loaded_mb'] / 1024:.2f} GB | {row['peak_mb'] / 1024:.2f} GB | "
+            f"| {name} | {row['base_mb'] / 1024:.2f} GiB | "
+            f"{row['loaded_mb'] / 1024:.2f} GiB | {row['peak_mb'] / 1024:.2f} GiB | "
             f"{row['elapsed']:.0f} s |"
         )
     text = "\n".join(lines) + "\n"
@@ -405,10 +405,12 @@ def report(args, times, lengths, fresh, face_rows, frames):
         "of the mel config. SpeechBrain's `HifiganGenerator` (LJSpeech V1 "
         "configuration) runs on a random mel of the same audio length (in 60-s "
         "pieces, under `torch.inference_mode`).",
-        "- 1 s: median of 3 runs; 10 s: median of 2; 1 min: one run (after a 1-s "
-        "warm-up); 10 min: one run in a fresh process (the same process gives "
-        'the peak memory below); "not run": left out to keep the run short '
-        "(`--vocoder-10min`, `--long-configs`). `OMP_WAIT_POLICY=PASSIVE`: on a "
+        "- 1 s: median of 3 runs; 10 s and 1 min: one run (after a 1-s warm-up); "
+        "10 min: one run in a fresh process, which also gives the peak memory "
+        "below. The 10-minute runs go at the same time as each other and as the "
+        "shorter ones (to fit a shared machine), so their times are upper "
+        'bounds. "not run": left out (`--vocoder-10min`, `--long-configs`), or '
+        "the run was stopped first. `OMP_WAIT_POLICY=PASSIVE`: on a "
         "machine with more busy processes than cores, OpenMP threads that "
         "spin while waiting made 2-thread torch up to 10x slower than 1 "
         "thread; passive waiting avoids that.",
@@ -441,8 +443,8 @@ def report(args, times, lengths, fresh, face_rows, frames):
     ]
     for name, row in fresh.items():
         lines.append(
-            f"| {name} | {row['base_mb'] / 1024:.2f} GB | "
-            f"{row['loaded_mb'] / 1024:.2f} GB | {row['peak_mb'] / 1024:.2f} GB | "
+            f"| {name} | {row['base_mb'] / 1024:.2f} GiB | "
+            f"{row['loaded_mb'] / 1024:.2f} GiB | {row['peak_mb'] / 1024:.2f} GiB | "
             f"{row['elapsed']:.0f} s |"
         )
     runs = 1 if args.quick else 3
