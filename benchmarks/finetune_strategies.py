@@ -243,6 +243,24 @@ def main(argv=None):
             lines.append(f"| {fam} | {strategy} | " + " | ".join(cells) + " |")
     lines += [
         "",
+        "Per run (seed: valid mel L1 best / last 5, valid ESTOI last 5, test unseen "
+        "mel L1):",
+        "",
+        "| family | seed | scratch | init |",
+        "|---|---|---|---|",
+    ]
+    for fam in args.families:
+        for seed in args.seeds:
+            cells = []
+            for strategy in STRATEGIES:
+                r = results[(fam, strategy, seed)]
+                cells.append(
+                    f"{r['best mel_l1']:.3f} / {r['last mel_l1']:.3f}, "
+                    f"{r['last estoi']:.3f}, {r['unseen mel_l1']:.3f}"
+                )
+            lines.append(f"| {fam} | {seed} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
         "Reproduce: `python benchmarks/finetune_strategies.py --seeds "
         f"{' '.join(map(str, args.seeds))} --families {' '.join(args.families)} "
         f"--a2a-epochs {args.a2a_epochs} --v2a-epochs {args.v2a_epochs} "
