@@ -32,8 +32,6 @@ from speechbrain_v2s.data.grid_grammar import SLOTS as GRID_SLOTS
 from speechbrain_v2s.training.recipe import load_recipe
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "..", "AudioOnly", "A2A"))
-from audio_prepare import prepare_audio  # noqa: E402
 
 SPLITS = ("train", "valid", "test")
 
@@ -73,48 +71,41 @@ def prepare_synthetic_asr(
     ``unseen/train.json`` (the test set) is every utterance of the second
     corpus, whose voice profiles come from another seed.
     """
-    from speechbrain_v2s.data.synthetic import generate_corpus
-
-    corpora = (
-        (data_folder, speakers, utterances_per_speaker, seed),
-        (unseen_folder, unseen_speakers, unseen_utterances_per_speaker, unseen_seed),
+    a2a = _synthetic_a2a_recipe()
+    a2a.prepare_synthetic_audio(
+        data_folder, save_folder, speakers, utterances_per_speaker, valid_ratio, seed
     )
-    for folder, count, per_speaker, corpus_seed in corpora:
-        if not os.path.isfile(os.path.join(folder, "corpus.json")):
-            generate_corpus(
-                folder,
-                speakers=count,
-                utterances_per_speaker=per_speaker,
-                seed=corpus_seed,
-                audio_only=True,
-                progress=False,
-            )
-    prepare_audio(
-        [data_folder], save_folder, valid_ratio=valid_ratio, seed=seed, progress=False
-    )
-    prepare_audio(
-        [unseen_folder],
+    a2a.prepare_synthetic_audio(
+        unseen_folder,
         os.path.join(save_folder, "unseen"),
-        valid_ratio=0.0,
-        seed=seed,
-        progress=False,
+        unseen_speakers,
+        unseen_utterances_per_speaker,
+        0.0,
+        unseen_seed,
     )
 
 
 def prepare_kwargs(hparams):
     """Arguments of :func:`prepare_synthetic_asr` from the YAML."""
     return {
-        "data_folder": hparams["data_folder"],
-        "save_folder": hparams["save_folder"],
-        "speakers": hparams["synth_speakers"],
-        "utterances_per_speaker": hparams["synth_utterances_per_speaker"],
-        "valid_ratio": hparams["valid_ratio"],
-        "seed": hparams["seed"],
+        **_synthetic_a2a_recipe().prepare_kwargs(hparams),
         "unseen_folder": hparams["unseen_folder"],
         "unseen_speakers": hparams["unseen_speakers"],
         "unseen_utterances_per_speaker": hparams["unseen_utterances_per_speaker"],
         "unseen_seed": hparams["unseen_seed"],
     }
+
+
+def _synthetic_a2a_recipe():
+    """The synthetic A2A recipe's ``train.py`` (its corpus preparation is shared):
+    loaded by path, since every recipe's file is called ``train.py``."""
+    import importlib.util
+
+    path = os.path.join(HERE, "..", "A2A", "train.py")
+    spec = importlib.util.spec_from_file_location("synthetic_a2a_train", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def is_grid_sentence(words):
