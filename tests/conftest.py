@@ -38,3 +38,20 @@ def synthetic_audio_corpus(tmp_path_factory):
         progress=False,
     )
     return out
+
+
+@pytest.fixture(scope="session")
+def ecapa_folder(tmp_path_factory):
+    """A tiny randomly initialised ECAPA-TDNN saved like a Hub model folder:
+    ``(folder, its embedding model)``."""
+    import torch
+    from hyperpyyaml import load_hyperpyyaml
+    from test_nnet_speaker import HPARAMS
+
+    folder = tmp_path_factory.mktemp("ecapa")
+    (folder / "hyperparams.yaml").write_text(HPARAMS)
+    torch.manual_seed(0)
+    hparams = load_hyperpyyaml(HPARAMS)
+    torch.save(hparams["embedding_model"].state_dict(), folder / "embedding_model.ckpt")
+    torch.save(hparams["classifier"].state_dict(), folder / "classifier.ckpt")
+    return folder, hparams["embedding_model"]

@@ -262,18 +262,9 @@ def test_loaded_audio_lengths_are_24k(folders):
 
 
 @pytest.fixture(scope="module")
-def tiny_ecapa(tmp_path_factory):
-    """The tiny random ECAPA-TDNN of test_nnet_speaker, saved as a model folder."""
-    from hyperpyyaml import load_hyperpyyaml
-    from test_nnet_speaker import HPARAMS
-
-    folder = tmp_path_factory.mktemp("ecapa")
-    (folder / "hyperparams.yaml").write_text(HPARAMS)
-    torch.manual_seed(0)
-    hparams = load_hyperpyyaml(HPARAMS)
-    torch.save(hparams["embedding_model"].state_dict(), folder / "embedding_model.ckpt")
-    torch.save(hparams["classifier"].state_dict(), folder / "classifier.ckpt")
-    return folder
+def tiny_ecapa(ecapa_folder):
+    """The tiny random ECAPA-TDNN folder (conftest)."""
+    return ecapa_folder[0]
 
 
 def test_cli_speaker_similarity_column(folders, tiny_ecapa, tmp_path):

@@ -37,20 +37,6 @@ pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer
 """
 
 
-@pytest.fixture(scope="module")
-def ecapa_folder(tmp_path_factory):
-    """A tiny randomly initialised ECAPA-TDNN saved like a Hub model folder."""
-    from hyperpyyaml import load_hyperpyyaml
-
-    folder = tmp_path_factory.mktemp("ecapa")
-    (folder / "hyperparams.yaml").write_text(HPARAMS)
-    torch.manual_seed(0)
-    hparams = load_hyperpyyaml(HPARAMS)
-    torch.save(hparams["embedding_model"].state_dict(), folder / "embedding_model.ckpt")
-    torch.save(hparams["classifier"].state_dict(), folder / "classifier.ckpt")
-    return folder, hparams["embedding_model"]
-
-
 def test_none_mode_is_identity():
     cond = SpeakerConditioner(8, mode="none")
     x = torch.randn(2, 5, 8)
