@@ -35,7 +35,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 SPLITS = ("train", "valid", "test")
 
-MODEL_YAML = os.path.join(HERE, "hparams", "tiny_ctc_model.yaml")
+MODEL_YAML = os.path.join(HERE, "..", "..", "..", "hparams", "tiny_ctc_asr.yaml")
 WEIGHTS = ("model", "ctc_lin")  # state dicts; normalize has its own saver
 
 
@@ -152,7 +152,7 @@ def grid_label_encoder(hparams):
     if len(encoder) != hparams["output_neurons"]:
         raise ValueError(
             f"{path}: {len(encoder)} labels but output_neurons is "
-            f"{hparams['output_neurons']} (tiny_ctc_model.yaml)"
+            f"{hparams['output_neurons']} (hparams/tiny_ctc_asr.yaml)"
         )
     return encoder
 
@@ -265,7 +265,7 @@ class CTCBrain(sb.Brain):
 def export_asr(hparams, label_encoder, export_folder):
     """Write the model in its current state as an ``EncoderASR`` folder.
 
-    ``hyperparams.yaml`` (a copy of ``tiny_ctc_model.yaml``),
+    ``hyperparams.yaml`` (a copy of ``hparams/tiny_ctc_asr.yaml``),
     ``normalize.ckpt`` (the feature statistics), ``model.ckpt``,
     ``ctc_lin.ckpt`` and ``tokenizer.ckpt`` (the word labels).
 
