@@ -113,6 +113,18 @@ def _checkpoints(save_folder):
     return sorted(d for d in os.listdir(save_folder) if d.startswith("CKPT"))
 
 
+def _checkpoint_metas(save_folder):
+    """``{checkpoint name: CKPT.yaml text}`` of the readable checkpoints (one
+    being written or deleted right now is skipped)."""
+    metas = {}
+    for name in _checkpoints(save_folder):
+        try:
+            metas[name] = (save_folder / name / "CKPT.yaml").read_text()
+        except OSError:
+            continue
+    return metas
+
+
 def _brain_state(ckpt_dir):
     import yaml  # SpeechBrain writes the Brain's counters as YAML
 
@@ -140,20 +152,19 @@ def test_resume_after_sigkill(a2a_corpus, tmp_path):
     deadline = time.time() + 600
     try:
         while time.time() < deadline and proc.poll() is None:
-            # Wait until epoch 1 is logged and an intra-epoch checkpoint of
-            # epoch 2 exists, then kill without warning.
-            if log.exists() and "epoch: 1" in log.read_text():
-                intra = [
-                    c
-                    for c in _checkpoints(out / "save")
-                    if "intra" in (out / "save" / c / "CKPT.yaml").read_text().lower()
-                ]
-                if intra:
-                    # Possibly while that checkpoint is still being written:
-                    # an incomplete checkpoint must not break the restart.
-                    killed_after = intra[-1]
-                    proc.send_signal(signal.SIGKILL)
-                    break
+            # Wait until epoch 1 is complete (its end-of-epoch checkpoint is
+            # written; the log line comes just before it) and an intra-epoch
+            # checkpoint of epoch 2 exists, then kill without warning.
+            metas = _checkpoint_metas(out / "save")
+            ends = [c for c, m in metas.items() if "end-of-epoch: true" in m]
+            intra = [c for c, m in metas.items() if "intra" in m.lower()]
+            intra = [c for c in intra if ends and c > ends[0]]
+            if intra:
+                # Possibly while that checkpoint is still being written:
+                # an incomplete checkpoint must not break the restart.
+                killed_after = intra[-1]
+                proc.send_signal(signal.SIGKILL)
+                break
             time.sleep(0.2)
     finally:
         proc.wait()
