@@ -143,7 +143,11 @@ def export_main(argv=None):
     parser.add_argument("run_folder", help="the recipe's output_folder")
     parser.add_argument("out_dir", help="model folder to write")
     parser.add_argument("--kind", choices=KINDS, default="v2a")
-    parser.add_argument("--vocoder", help="vocoder run folder or vocoder.ckpt")
+    parser.add_argument(
+        "--vocoder",
+        help="vocoder: a run folder, an exported folder, a .ckpt or .safetensors "
+        "file, or a Hub id",
+    )
     parser.add_argument("--checkpoint", help="a CKPT folder (default: the best)")
     args = parser.parse_args(argv)
     try:
