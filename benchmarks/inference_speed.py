@@ -35,7 +35,7 @@ import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
-from results_md import write_section  # noqa: E402
+from results_md import cpu_model, write_section  # noqa: E402
 
 SECTION = "## Inference speed (VideoToSpeech)"
 CONFIGS = ("tiny_wave", "tiny_mel", "wave", "mel")
@@ -336,7 +336,7 @@ def memory_only(args):
         MEMORY_SECTION,
         "",
         f"- Date: {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC; machine: "
-        f"{platform.node()}, {os.cpu_count()} CPU cores ({cpu_name()}), torch "
+        f"{platform.node()}, {os.cpu_count()} CPU cores ({cpu_model()}), torch "
         f"{torch.__version__}, {args.threads} threads each; 1-min load average "
         f"{load_start:.2f} at the start, {os.getloadavg()[0]:.2f} at the end; "
         f"total {(time.perf_counter() - began) / 60:.0f} min (a shared machine; "
@@ -363,17 +363,6 @@ def memory_only(args):
         write_section(text)
 
 
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine()
-
-
 def _label(seconds):
     return f"{seconds} s" if seconds < 60 else f"{seconds // 60} min"
 
@@ -390,7 +379,7 @@ def report(args, times, lengths, fresh, face_rows, frames):
         SECTION,
         "",
         f"- Date: {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC; machine: "
-        f"{platform.node()}, {os.cpu_count()} CPU cores ({cpu_name()}), "
+        f"{platform.node()}, {os.cpu_count()} CPU cores ({cpu_model()}), "
         f"torch {torch.__version__}, {args.threads} threads; "
         "{LOADS} (a shared machine: other jobs ran at the same time, so expect "
         "±30 % or worse).",

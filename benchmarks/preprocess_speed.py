@@ -43,7 +43,7 @@ from speechbrain_v2s.video.mouth_roi import extract_mouth_roi
 from speechbrain_v2s.video.preprocess import preprocess_videos
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from results_md import write_section  # noqa: E402
+from results_md import cpu_model, write_section  # noqa: E402
 
 SECTION = "## Mouth-ROI preprocessing"
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md")
@@ -66,18 +66,6 @@ def astronaut_video(num_frames):
         )
         mats.append(mat)
     return image, np.stack(frames), np.stack(mats)
-
-
-def cpu_model():
-    """CPU model name from /proc/cpuinfo (or platform)."""
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def parse_backend(spec):

@@ -1,6 +1,7 @@
 """Writing one benchmark's section of ``benchmarks/RESULTS.md``."""
 
 import os
+import platform
 import re
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md")
@@ -23,3 +24,15 @@ def write_section(text, heading=None, path=RESULTS):
         new = old.rstrip("\n") + "\n\n" + text
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(new)
+
+
+def cpu_model():
+    """CPU model name from /proc/cpuinfo (or what platform knows)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
