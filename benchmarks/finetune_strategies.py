@@ -32,11 +32,14 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
+from speechbrain_v2s.data.manifests import merge_split_manifests
+from speechbrain_v2s.training.logs import last_test_stats, validation_summary
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SYN = os.path.join(ROOT, "recipes", "Synthetic")
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
-from recipe_runs import read_train_log, subprocess_env  # noqa: E402
+from recipe_runs import subprocess_env  # noqa: E402
 from results_md import write_section  # noqa: E402
 
 SECTION = "## Fine-tuning strategies at toy scale (synthetic corpus)"
@@ -61,18 +64,11 @@ def run(cmd, cwd, log=None):
 
 def valid_summary(log, last=LAST):
     """Best validation mel L1 and last-``last``-epoch means of a train log."""
-    rows = [r for r in read_train_log(log) if r.get("epoch", 0) >= 1 and r["valid"]]
-    tail = [r["valid"] for r in rows[-last:]]
-    out = {"best mel_l1": min(r["valid"]["mel_l1"] for r in rows)}
+    summary = validation_summary(log, last=last)
+    out = {"best mel_l1": summary["mel_l1_best"]}
     for key in ("mel_l1", "stoi", "estoi"):
-        out[f"last {key}"] = statistics.mean(v[key] for v in tail)
+        out[f"last {key}"] = summary[f"{key}_last"]
     return out
-
-
-def test_stats(log):
-    """The last test line of a train log."""
-    rows = [r for r in read_train_log(log) if r["test"]]
-    return rows[-1]["test"]
 
 
 def unseen_manifest(corpus, work):
@@ -84,16 +80,9 @@ def unseen_manifest(corpus, work):
 
     save = os.path.join(work, "unseen_manifests")
     prepare_grid(corpus, save, progress=False)
-    entries = {}
-    for split in ("train", "valid", "test"):
-        with open(os.path.join(save, f"{split}.json"), encoding="utf-8") as f:
-            for key, entry in json.load(f).items():
-                entry["spk_id"] = f"unseen_{entry['spk_id']}"
-                entries[f"unseen_{key}"] = entry
-    path = os.path.join(save, "unseen.json")
-    with open(path, "w", encoding="utf-8") as handle:
-        json.dump(entries, handle, indent=2)
-    return path
+    return merge_split_manifests(
+        save, os.path.join(save, "unseen.json"), prefix="unseen_"
+    )
 
 
 def mean_sd(values):
@@ -177,10 +166,12 @@ def main(argv=None):
         log = os.path.join(out, "train_log.txt")
         return {
             **valid_summary(log),
-            **{f"seen {k}": v for k, v in test_stats(log).items()},
+            **{f"seen {k}": v for k, v in last_test_stats(log).items()},
             **{
                 f"unseen {k}": v
-                for k, v in test_stats(os.path.join(eval_out, "train_log.txt")).items()
+                for k, v in last_test_stats(
+                    os.path.join(eval_out, "train_log.txt")
+                ).items()
             },
         }
 

@@ -14,6 +14,7 @@ ROI normalisation and a ``pretrainer``) and the weights; see
 :mod:`speechbrain_v2s.hub` for exporting a training run to one.
 """
 
+import ctypes
 import os
 import queue
 import threading
@@ -47,10 +48,56 @@ def chunk_spans(total, chunk, overlap):
         start = end - overlap
 
 
-def crossfade_concat(pieces, overlap):
-    """Join 1-D pieces that overlap by ``overlap`` samples with linear fades.
+class CrossfadeJoiner:
+    """Joins pieces (time last) that overlap by ``overlap`` samples, one piece
+    at a time, with linear fades: a sum of complementary ramps keeps the level
+    constant across each seam.
 
-    A sum of complementary ramps keeps the level constant across each seam.
+    Only the finished output and the last ``overlap`` samples (still to be
+    faded into the next piece) are held, so a long stream of windows costs
+    its output and one window.
+
+    Example
+    -------
+    >>> import torch
+    >>> joiner = CrossfadeJoiner(2)
+    >>> joiner.add(torch.ones(6))
+    >>> joiner.add(torch.zeros(6))
+    >>> [round(x, 2) for x in joiner.finish().tolist()]
+    [1.0, 1.0, 1.0, 1.0, 0.67, 0.33, 0.0, 0.0, 0.0, 0.0]
+    """
+
+    def __init__(self, overlap):
+        self.overlap = int(overlap)
+        self.done, self.tail = [], None
+
+    def add(self, piece):
+        """Append ``piece``; its first ``overlap`` samples fade in over the
+        previous piece's last ones."""
+        joined = piece
+        if self.tail is not None:
+            tail = self.tail
+            n = min(self.overlap, tail.shape[-1], piece.shape[-1])
+            ramp = torch.linspace(0.0, 1.0, n + 2, dtype=piece.dtype)[1:-1]
+            seam = tail[..., tail.shape[-1] - n :] * (1 - ramp) + piece[..., :n] * ramp
+            joined = torch.cat(
+                [tail[..., : tail.shape[-1] - n], seam, piece[..., n:]], -1
+            )
+        cut = max(joined.shape[-1] - self.overlap, 0)
+        # clone: keep the samples, not the storage of the whole window
+        self.done.append(joined[..., :cut].clone())
+        self.tail = joined[..., cut:].clone()
+
+    def finish(self):
+        """The joined output."""
+        if self.tail is None:
+            raise ValueError("no pieces were added")
+        return torch.cat(self.done + [self.tail], -1)
+
+
+def crossfade_concat(pieces, overlap):
+    """Join pieces that overlap by ``overlap`` samples with linear fades
+    (:class:`CrossfadeJoiner` on a list).
 
     Example
     -------
@@ -58,16 +105,39 @@ def crossfade_concat(pieces, overlap):
     >>> crossfade_concat([torch.ones(6), torch.ones(6)], 2).tolist()
     [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
     """
-    out = pieces[0]
-    for piece in pieces[1:]:
-        n = min(overlap, out.shape[-1], piece.shape[-1])
-        if n == 0:
-            out = torch.cat([out, piece], -1)
-            continue
-        ramp = torch.linspace(0.0, 1.0, n + 2, dtype=out.dtype, device=out.device)[1:-1]
-        seam = out[..., -n:] * (1 - ramp) + piece[..., :n] * ramp
-        out = torch.cat([out[..., :-n], seam, piece[..., n:]], -1)
-    return out
+    joiner = CrossfadeJoiner(overlap)
+    for piece in pieces:
+        joiner.add(piece)
+    return joiner.finish()
+
+
+def release_freed_memory():
+    """Hand memory that was freed back to the operating system (glibc only;
+    elsewhere nothing happens).
+
+    Windows of a long video allocate and free the same large activations
+    again and again while the finished audio grows between them; glibc's
+    heap keeps those freed pages, fragmented, so the resident memory of a
+    10-minute mel-family synthesis crept from 1.5 to 2.0 GiB. Trimming after
+    each window keeps it at about one window's worth above the model
+    (measured in ``benchmarks/RESULTS.md``).
+
+    Example
+    -------
+    >>> release_freed_memory() in (True, False)
+    True
+    """
+    global _LIBC
+    if _LIBC is None:
+        try:
+            _LIBC = ctypes.CDLL("libc.so.6")
+            _LIBC.malloc_trim  # noqa: B018 (raises where libc is not glibc)
+        except (OSError, AttributeError):
+            _LIBC = False
+    return bool(_LIBC and _LIBC.malloc_trim(0))
+
+
+_LIBC = None
 
 
 def prefetch_blocks(blocks, depth=2):
@@ -157,43 +227,34 @@ class _SynthesisMixin:
         """One utterance whose model inputs ``[1, n, ...]`` arrive in blocks of
         any size (time after the batch axis) → waveform ``[samples]``.
 
-        The model sees the windows of :func:`chunk_spans` and the pieces are
-        joined as by :func:`crossfade_concat`, but only one window of input
-        and the finished float32 audio are held, so memory does not grow
-        with the video beyond its audio.
+        The model sees the windows of :func:`chunk_spans`, joined by a
+        :class:`CrossfadeJoiner`: only one window of input and the finished
+        float32 audio are held, so memory does not grow with the video
+        beyond its audio.
         """
         chunk, overlap = self._chunking()
-        fade = overlap * SAMPLES_PER_FRAME
-        ramp = torch.linspace(0.0, 1.0, fade + 2)[1:-1]
-        done, tail = [], None  # finished audio; end of the last window, unfaded
+        joiner = CrossfadeJoiner(overlap * SAMPLES_PER_FRAME)
         pending, start, last_end = None, 0, 0  # input from frame `start` on
 
-        def window(inputs, first):
-            nonlocal tail
+        def window(inputs):
             length = inputs.shape[1]
             wav = self._window_wave(inputs.to(self.device), speaker)
-            wav = wav[0, : length * SAMPLES_PER_FRAME].float().cpu()
-            if not first and fade:
-                seam = tail * (1 - ramp) + wav[:fade] * ramp
-                done.append(seam)
-                wav = wav[fade:]
-            cut = wav.shape[0] - fade
-            done.append(wav[:cut].clone())  # clone: drop the window's storage
-            tail = wav[cut:].clone()
+            joiner.add(wav[0, : length * SAMPLES_PER_FRAME].float().cpu())
+            del wav
+            release_freed_memory()
 
         for block in blocks:
             pending = block if pending is None else torch.cat([pending, block], 1)
             while pending.shape[1] >= chunk:
-                window(pending[:, :chunk], first=last_end == 0)
+                window(pending[:, :chunk])
                 last_end = start + chunk
                 start = last_end - overlap
                 pending = pending[:, chunk - overlap :]
         if pending is None:
             raise ValueError("no input frames")
         if last_end == 0 or start + pending.shape[1] > last_end:
-            window(pending, first=last_end == 0)  # the last, shorter window
-        done.append(tail)
-        return torch.cat(done)
+            window(pending)  # the last, shorter window
+        return joiner.finish()
 
     def _window_wave(self, inputs, speaker=None):
         """One window (batch of 1, no padding) → waveform ``[1, samples]``."""

@@ -1,7 +1,6 @@
 """Helpers for tests that run recipes as a user would: ``python train.py ...``."""
 
 import os
-import re
 import subprocess
 import sys
 
@@ -42,25 +41,3 @@ def subprocess_env(extra=None):
     env.update({"OMP_NUM_THREADS": "1", "TQDM_DISABLE": "1"})
     env.update(extra or {})
     return env
-
-
-_STAGE = re.compile(r"(train|valid|test) ([\w ]+?): ([-\d.e+]+|nan)")
-_META = re.compile(r"(epoch|Epoch loaded): (\d+)")
-
-
-def read_train_log(path):
-    """Rows of a SpeechBrain ``train_log.txt``: ``{"epoch": n, "train": {...},
-    "valid": {...}, "test": {...}}``."""
-    rows = []
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            if not line.strip():
-                continue
-            row = {"train": {}, "valid": {}, "test": {}}
-            meta = _META.search(line)
-            if meta:
-                row["epoch"] = int(meta.group(2))
-            for stage, key, value in _STAGE.findall(line):
-                row[stage][key.strip()] = float(value)
-            rows.append(row)
-    return rows

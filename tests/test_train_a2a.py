@@ -11,7 +11,9 @@ import time
 
 import pytest
 import torch
-from recipe_runs import read_train_log, recipe_command, run_recipe, subprocess_env
+from recipe_runs import recipe_command, run_recipe, subprocess_env
+
+from speechbrain_v2s.training.logs import read_train_log
 
 pytestmark = pytest.mark.slow
 

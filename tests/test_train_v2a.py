@@ -12,7 +12,9 @@ import sys
 
 import pytest
 import torch
-from recipe_runs import read_train_log, run_recipe, subprocess_env
+from recipe_runs import run_recipe, subprocess_env
+
+from speechbrain_v2s.training.logs import read_train_log
 
 pytestmark = pytest.mark.slow
 

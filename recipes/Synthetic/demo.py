@@ -30,12 +30,13 @@ at the end come from the recipes' own train logs and from ``v2s-evaluate``.
 import argparse
 import json
 import os
-import re
 import shutil
-import statistics
 import subprocess
 import sys
 import time
+
+from speechbrain_v2s.data.manifests import merge_split_manifests
+from speechbrain_v2s.training.logs import read_train_log, validation_summary
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 STRATEGIES = ("scratch", "init")
@@ -69,8 +70,8 @@ def _epochs_done(run_dir):
     log = os.path.join(run_dir, "train_log.txt")
     if not os.path.isfile(log):
         return 0, None
-    rows = [(e, st) for e, st in log_epochs(log) if e >= 1]
-    return (rows[-1][0], rows[-1][1].get("valid mel_l1")) if rows else (0, None)
+    rows = [r for r in read_train_log(log) if r.get("epoch", 0) >= 1]
+    return (rows[-1]["epoch"], rows[-1]["valid"].get("mel_l1")) if rows else (0, None)
 
 
 def run_parallel(jobs, timings, label, every=20.0):
@@ -104,60 +105,6 @@ def run_parallel(jobs, timings, label, every=20.0):
         if code:
             sys.exit(f"demo: {name} failed (exit {code}): see {jobs[name][2]}.log")
     timings[label] = time.time() - start
-
-
-def log_epochs(log_path):
-    """Every ``epoch:`` line of a SpeechBrain train log as ``(epoch, stats)``.
-
-    ``stats`` maps ``"train mel_l1"``, ``"valid stoi"``... to floats.
-    """
-    rows = []
-    with open(log_path, encoding="utf-8") as handle:
-        for line in handle:
-            match = re.match(r"epoch: (\d+)", line)
-            if not match:
-                continue
-            stats = {
-                f"{stage} {key}": float(value)
-                for stage, key, value in re.findall(
-                    r"(train|valid) (\w+): ([-\d.e+]+)", line
-                )
-            }
-            rows.append((int(match.group(1)), stats))
-    return rows
-
-
-def validation_summary(log_path, last=5):
-    """The validation numbers the demo reports for one fine-tuning run.
-
-    ``mel_l1_best``: lowest validation mel L1 (the checkpoint exported);
-    ``*_last``: mean over the last ``last`` epochs (single epochs are noisy
-    at this size); ``mel_l1_start``: epoch 0, the model before fine-tuning.
-    """
-    rows = [(e, s) for e, s in log_epochs(log_path) if "valid mel_l1" in s]
-    trained = [s for e, s in rows if e >= 1] or [rows[-1][1]]
-    tail = trained[-last:]
-    summary = {
-        "mel_l1_start": rows[0][1]["valid mel_l1"],
-        "mel_l1_best": min(s["valid mel_l1"] for s in trained),
-        "epochs": len(trained),
-    }
-    for key in ("mel_l1", "stoi", "estoi"):
-        values = [s[f"valid {key}"] for s in tail if f"valid {key}" in s]
-        if values:
-            summary[f"{key}_last"] = statistics.mean(values)
-    return summary
-
-
-def merged_manifest(save_folder, out_path):
-    """One manifest of every prepared utterance (train, valid and test)."""
-    entries = {}
-    for split in ("train", "valid", "test"):
-        with open(os.path.join(save_folder, f"{split}.json"), encoding="utf-8") as f:
-            entries.update(json.load(f))
-    with open(out_path, "w", encoding="utf-8") as handle:
-        json.dump(entries, handle, indent=2)
-    return out_path
 
 
 def synthesise(model_dir, manifest, gen_dir, savedir):
@@ -357,8 +304,8 @@ def main(argv=None):
     prepare_grid(folders["av_unseen"], unseen_save, progress=False)
     manifests = {
         "seen": os.path.join(runs["init"], "save", "test.json"),
-        "unseen": merged_manifest(
-            unseen_save, os.path.join(out, "unseen_manifests", "all.json")
+        "unseen": merge_split_manifests(
+            unseen_save, os.path.join(unseen_save, "all.json"), prefix="unseen_"
         ),
     }
     generated = {}

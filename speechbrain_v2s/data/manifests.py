@@ -1385,6 +1385,37 @@ def write_manifest(path, entries):
     write_json_atomic(path, data)
 
 
+def merge_split_manifests(save_folder, out_path, split_names=SPLITS, prefix=""):
+    """One manifest holding every utterance of a preparation's split manifests.
+
+    Used to test on a whole other corpus (e.g. unseen speakers). ``prefix`` is
+    put before every id and ``spk_id``, so that ``s1`` of another corpus (another
+    person) does not collide with a training speaker ``s1``.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> for split, key, spk in [("train", "a", "s1"), ("test", "b", "s2")]:
+    ...     path = os.path.join(folder, f"{split}.json")
+    ...     write_manifest(path, [{"id": key, "spk_id": spk}])
+    >>> out = merge_split_manifests(folder, os.path.join(folder, "all.json"),
+    ...                             ["train", "test"], prefix="unseen_")
+    >>> with open(out) as f:
+    ...     json.load(f)
+    {'unseen_a': {'spk_id': 'unseen_s1'}, 'unseen_b': {'spk_id': 'unseen_s2'}}
+    """
+    entries = {}
+    for path in manifest_paths(save_folder, split_names).values():
+        with open(path, encoding="utf-8") as handle:
+            for key, entry in json.load(handle).items():
+                if prefix and "spk_id" in entry:
+                    entry["spk_id"] = f"{prefix}{entry['spk_id']}"
+                entries[f"{prefix}{key}"] = entry
+    write_json_atomic(out_path, entries)
+    return out_path
+
+
 def manifest_paths(save_folder, split_names):
     """``{split: <save_folder>/<split>.json}``.
 
