@@ -23,10 +23,8 @@ reused, so an interrupted benchmark continues where it stopped.
 """
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -40,7 +38,7 @@ SYN = os.path.join(ROOT, "recipes", "Synthetic")
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 from recipe_runs import subprocess_env  # noqa: E402
-from results_md import write_section  # noqa: E402
+from results_md import machine_line, write_section  # noqa: E402
 
 SECTION = "## Fine-tuning strategies at toy scale (synthetic corpus)"
 STRATEGIES = ("scratch", "init")
@@ -208,8 +206,7 @@ def main(argv=None):
     lines = [
         SECTION,
         "",
-        f"- Date: {datetime.date.today().isoformat()}; machine: {platform.node()}, "
-        f"{os.cpu_count()} CPU cores; {args.jobs} runs at a time, 1 thread each.",
+        machine_line(extra=f"{args.jobs} runs at a time, 1 thread each"),
         f"- Seeds {args.seeds}. A2A: {args.a2a_epochs} epochs on "
         f"{args.audio_speakers} x {args.utterances} audio-only utterances. V2A: "
         f"{args.v2a_epochs} epochs (equal steps for both strategies) on "

@@ -16,14 +16,12 @@ on a 10-minute video, and raw face video → speech.
   paper-scale waveform model on a moving real face, with where the time goes.
 
     python benchmarks/inference_speed.py [--threads 2] [--no-write]
-        [--vocoder-10min] [--quick]
+        [--no-vocoder-10min] [--long-configs ...] [--quick] [--memory-only]
 """
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -35,7 +33,7 @@ import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
-from results_md import cpu_model, write_section  # noqa: E402
+from results_md import machine_line, write_section  # noqa: E402
 
 SECTION = "## Inference speed (VideoToSpeech)"
 CONFIGS = ("tiny_wave", "tiny_mel", "wave", "mel")
@@ -209,9 +207,9 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument(
-        "--vocoder-10min",
+        "--no-vocoder-10min",
         action="store_true",
-        help="also run HiFi-GAN on 10 min of audio (about as long as mel V2A)",
+        help="leave out HiFi-GAN on 10 min of audio",
     )
     parser.add_argument(
         "--long-configs",
@@ -239,23 +237,9 @@ def main(argv=None):
     work = tempfile.mkdtemp()
     lengths = LENGTHS[:2] if args.quick else LENGTHS
     runs = {s: 1 for s in lengths} if args.quick else RUNS
-
     long_seconds = 30 if args.quick else 600
     long_path = os.path.join(work, "mouth_long.mpg")
     frames = mouth_video(long_path, long_seconds)
-    for config in CONFIGS:
-        load(config, work)  # the model folders the fresh processes load
-    # The 10-minute runs go at the same time as each other and as the rest:
-    # on a machine shared with other jobs that is what fits in the time.
-    running = {
-        config: start_fresh(
-            "v2s", args.threads, long_seconds, os.path.join(work, config), long_path
-        )
-        for config in args.long_configs
-    }
-    if args.vocoder_10min or args.quick:
-        running[HIFIGAN] = start_fresh("hifigan", args.threads, long_seconds)
-
     videos = {}
     for seconds in lengths:
         videos[seconds] = os.path.join(work, f"mouth_{seconds}s.mpg")
@@ -266,16 +250,20 @@ def main(argv=None):
     def publish(final=False):
         text = report(args, times, lengths + (long_seconds,), fresh, face_rows, frames)
         text = text.replace(
-            "{LOADS}",
-            f"1-min load average {load_start:.2f} at the start, "
-            f"{os.getloadavg()[0]:.2f} at the end; total run time "
-            f"{(time.perf_counter() - began) / 60:.0f} min"
-            + ("" if final else " (still running: rows are filled in as measured)"),
+            "{HEADER}",
+            machine_line(
+                args.threads,
+                load_start,
+                f"total run time {(time.perf_counter() - began) / 60:.0f} min"
+                + ("" if final else " (still running: rows are filled in as measured)"),
+            ),
         )
         if not args.no_write:
             write_section(text)  # after each stage: a stopped run leaves its rows
         return text
 
+    # One measurement at a time: on 2 cores anything running beside a
+    # measurement would be in its figure.
     for config in CONFIGS:
         v2s = load(config, work)
         v2s.synthesize_file(videos[1], already_cropped=True)  # warm-up
@@ -300,7 +288,15 @@ def main(argv=None):
     del generator
     publish()
 
-    for name, process in running.items():
+    long_runs = list(args.long_configs)
+    if not args.no_vocoder_10min:
+        long_runs.append(HIFIGAN)
+    for name in long_runs:
+        if name == HIFIGAN:
+            process = start_fresh("hifigan", args.threads, long_seconds)
+        else:
+            src = os.path.join(work, name)
+            process = start_fresh("v2s", args.threads, long_seconds, src, long_path)
         fresh[name] = finish_fresh(name, process)
         if name != HIFIGAN:
             assert fresh[name]["samples"] == frames * 960, (name, fresh[name])
@@ -321,32 +317,29 @@ def memory_only(args):
     frames = mouth_video(path, 600)
     for config in args.long_configs:
         load(config, work)
-    running = {
-        c: start_fresh("v2s", args.threads, 600, os.path.join(work, c), path)
-        for c in args.long_configs
-    }
     rows = {}
-    for name, process in running.items():
-        rows[name] = finish_fresh(name, process)
-        assert rows[name]["samples"] == frames * 960, (name, rows[name])
-        print(name, rows[name], flush=True)
+    for config in args.long_configs:  # one at a time: nothing else in the figure
+        process = start_fresh(
+            "v2s", args.threads, 600, os.path.join(work, config), path
+        )
+        rows[config] = finish_fresh(config, process)
+        assert rows[config]["samples"] == frames * 960, (config, rows[config])
+        print(config, rows[config], flush=True)
     policy = os.environ.get("OMP_WAIT_POLICY")
     env = f"OMP_WAIT_POLICY={policy} " if policy else ""
     lines = [
         MEMORY_SECTION,
         "",
-        f"- Date: {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC; machine: "
-        f"{platform.node()}, {os.cpu_count()} CPU cores ({cpu_model()}), torch "
-        f"{torch.__version__}, {args.threads} threads each; 1-min load average "
-        f"{load_start:.2f} at the start, {os.getloadavg()[0]:.2f} at the end; "
-        f"total {(time.perf_counter() - began) / 60:.0f} min (a shared machine; "
-        "the runs went at the same time as each other and as other jobs, so "
-        "the wall times are far from an idle machine's).",
+        machine_line(
+            args.threads,
+            load_start,
+            f"total {(time.perf_counter() - began) / 60:.0f} min",
+        ),
         f"- Command: `{env}python benchmarks/inference_speed.py --memory-only "
         f"--long-configs {' '.join(args.long_configs)}`: `synthesize_file("
         "video, already_cropped=True)` on a synthetic 10-minute 88x88 "
-        f"mouth-crop video ({frames} frames), each model in a fresh process; "
-        "peak = the process's `VmHWM`.",
+        f"mouth-crop video ({frames} frames), each model in a fresh process, "
+        "one after the other; peak = the process's `VmHWM`.",
         "",
         "| model | after `import torch` | model loaded | peak | wall time |",
         "|---|---|---|---|---|",
@@ -370,7 +363,7 @@ def _label(seconds):
 def report(args, times, lengths, fresh, face_rows, frames):
     names = list(CONFIGS) + [HIFIGAN]
     flags = " --quick" if args.quick else ""
-    flags += " --vocoder-10min" if args.vocoder_10min else ""
+    flags += " --no-vocoder-10min" if args.no_vocoder_10min else ""
     if list(args.long_configs) != list(CONFIGS):
         flags += " --long-configs " + " ".join(args.long_configs)
     policy = os.environ.get("OMP_WAIT_POLICY")
@@ -378,11 +371,7 @@ def report(args, times, lengths, fresh, face_rows, frames):
     lines = [
         SECTION,
         "",
-        f"- Date: {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC; machine: "
-        f"{platform.node()}, {os.cpu_count()} CPU cores ({cpu_model()}), "
-        f"torch {torch.__version__}, {args.threads} threads; "
-        "{LOADS} (a shared machine: other jobs ran at the same time, so expect "
-        "±30 % or worse).",
+        "{HEADER}",
         f"- Command: `{env}python benchmarks/inference_speed.py --threads "
         f"{args.threads}"
         f"{flags}`. V2A models are randomly initialised (speed does not depend on "
@@ -396,9 +385,8 @@ def report(args, times, lengths, fresh, face_rows, frames):
         "pieces, under `torch.inference_mode`).",
         "- 1 s: median of 3 runs; 10 s and 1 min: one run (after a 1-s warm-up); "
         "10 min: one run in a fresh process, which also gives the peak memory "
-        "below. The 10-minute runs go at the same time as each other and as the "
-        "shorter ones (to fit a shared machine), so their times are upper "
-        'bounds. "not run": left out (`--vocoder-10min`, `--long-configs`), or '
+        "below. Every measurement runs alone, one after the other. "
+        '"not run": left out (`--no-vocoder-10min`, `--long-configs`), or '
         "the run was stopped first. `OMP_WAIT_POLICY=PASSIVE`: on a "
         "machine with more busy processes than cores, OpenMP threads that "
         "spin while waiting made 2-thread torch up to 10x slower than 1 "

@@ -36,3 +36,28 @@ def cpu_model():
     except OSError:
         pass
     return platform.processor() or platform.machine() or "unknown"
+
+
+def machine_line(threads=None, load_start=None, extra=""):
+    """The ``- Date ...; machine ...`` line every benchmark section starts with:
+    UTC time, host, cores and CPU, torch and its threads, ``OMP_WAIT_POLICY``
+    when set, and the 1-min load average (at the start, when given, and now).
+    """
+    import datetime
+
+    import torch
+
+    now = datetime.datetime.now(datetime.UTC)
+    parts = [
+        f"- Date: {now:%Y-%m-%d %H:%M} UTC; machine: {platform.node()}, "
+        f"{os.cpu_count()} CPU cores ({cpu_model()}), torch {torch.__version__}"
+        + (f", {threads} threads" if threads else "")
+    ]
+    policy = os.environ.get("OMP_WAIT_POLICY")
+    if policy:
+        parts.append(f"OMP_WAIT_POLICY={policy}")
+    load = f"{os.getloadavg()[0]:.2f}"
+    if load_start is not None:
+        load = f"{load_start:.2f} at the start, {load} at the end"
+    parts.append(f"1-min load average {load}")
+    return "; ".join(parts) + (f"; {extra}" if extra else "") + "."

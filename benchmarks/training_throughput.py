@@ -10,9 +10,7 @@ included: it runs in parallel workers in real runs).
 """
 
 import argparse
-import datetime
 import os
-import platform
 import re
 import sys
 import tempfile
@@ -22,7 +20,7 @@ import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
-from results_md import write_section  # noqa: E402
+from results_md import machine_line, write_section  # noqa: E402
 
 SECTION = "## Training throughput"
 
@@ -120,9 +118,7 @@ def main(argv=None):
     lines = [
         SECTION + (" (GPU)" if args.device.startswith("cuda") else " (CPU)"),
         "",
-        f"- Date: {datetime.date.today().isoformat()}; machine: {platform.node()}, "
-        f"{os.cpu_count()} CPU cores, device {device}, torch {torch.__version__}, "
-        f"{args.threads} threads; 1-min load average {os.getloadavg()[0]:.2f}.",
+        machine_line(args.threads, extra=f"device {device}"),
         f"- Command: `python benchmarks/training_throughput.py"
         f"{' --paper' if args.paper else ''} --device {args.device}`; "
         f"mean of {args.steps} `fit_batch` calls after a warm-up "
