@@ -95,6 +95,13 @@ def parse_args(argv):
     parser.add_argument("--families", nargs="+", default=["tiny_mel"])
     parser.add_argument("--a2a-epochs", type=int, default=5)
     parser.add_argument("--v2a-epochs", type=int, default=30)
+    parser.add_argument(
+        "--lr-final-scale",
+        type=float,
+        help="V2A learning rate falls linearly to lr x this by the last epoch "
+        "(the recipe's lr_final_scale; default: the recipe's, constant); "
+        "written as its own RESULTS.md section",
+    )
     parser.add_argument("--audio-speakers", type=int, default=24)
     parser.add_argument("--av-speakers", type=int, default=4)
     parser.add_argument("--unseen-speakers", type=int, default=2)
@@ -137,6 +144,8 @@ def main(argv=None):
             os.path.join(work, f"a2a_{fam}", "a2a_decoder.ckpt"),
         ]
         common += ["--synth_speakers", args.av_speakers]
+        if args.lr_final_scale is not None:
+            common += ["--lr_final_scale", args.lr_final_scale]
         common += ["--num_speakers", args.av_speakers]
         common += ["--synth_utterances_per_speaker", args.utterances]
         cwd = os.path.join(SYN, "V2A")
@@ -203,8 +212,11 @@ def main(argv=None):
         ("unseen mel_l1", "test unseen mel L1 ↓"),
         ("unseen stoi", "test unseen STOI ↑"),
     ]
+    schedule = ""
+    if args.lr_final_scale is not None:
+        schedule = f" --lr-final-scale {args.lr_final_scale:g}"
     lines = [
-        SECTION,
+        SECTION + (f", lr decayed to x{args.lr_final_scale:g}" if schedule else ""),
         "",
         machine_line(extra=f"{args.jobs} runs at a time, 1 thread each"),
         f"- Seeds {args.seeds}. A2A: {args.a2a_epochs} epochs on "
@@ -252,7 +264,7 @@ def main(argv=None):
         "Reproduce: `python benchmarks/finetune_strategies.py --seeds "
         f"{' '.join(map(str, args.seeds))} --families {' '.join(args.families)} "
         f"--a2a-epochs {args.a2a_epochs} --v2a-epochs {args.v2a_epochs} "
-        f"--audio-speakers {args.audio_speakers}` (per-run numbers in "
+        f"--audio-speakers {args.audio_speakers}{schedule}` (per-run numbers in "
         "`<work>/results.json`).",
     ]
     text = "\n".join(lines) + "\n"
