@@ -231,3 +231,25 @@ def test_cli_bad_inputs(model_dir, tmp_path):
     )
     assert batch.returncode == 1  # both failed, each reported, batch finished
     assert batch.stderr.count("error:") == 2
+
+
+def test_crossfade_joiner_matches_explicit_fades():
+    """Pieces added one at a time give what linear fades written out by hand
+    give: level kept on a seam, ramps between different pieces, and a piece
+    shorter than the overlap fading over what it has."""
+    from speechbrain_v2s.inference import CrossfadeJoiner
+
+    a, b, c = torch.full((8,), 2.0), torch.zeros(7), torch.ones(2)
+    joiner = CrossfadeJoiner(3)
+    for piece in (a, b, c):
+        joiner.add(piece)
+    out = joiner.finish()
+    ramp3 = torch.tensor([0.25, 0.5, 0.75])
+    ramp2 = torch.tensor([1 / 3, 2 / 3])
+    first = torch.cat([a[:5], a[5:] * (1 - ramp3) + b[:3] * ramp3, b[3:]])
+    expected = torch.cat([first[:-2], first[-2:] * (1 - ramp2) + c * ramp2])
+    assert out.shape[0] == 8 + 7 + 2 - 3 - 2
+    assert torch.allclose(out, expected)
+    assert torch.equal(crossfade_concat([a, b, c], 3), out)
+    with pytest.raises(ValueError, match="no pieces"):
+        CrossfadeJoiner(3).finish()

@@ -7,6 +7,7 @@ without this package.
 
 import glob
 import os
+import re
 import subprocess
 import sys
 
@@ -83,6 +84,8 @@ def work(tmp_path_factory):
             UTTERANCES,
             "--num_speakers",
             SPEAKERS,
+            # joint also checks the learning-rate decay (lr_final_scale)
+            *(["--lr_final_scale", 0.1] if strategy == "joint" else []),
             cwd=root,
         )
         runs[strategy] = out
@@ -102,6 +105,20 @@ def test_v2a_reports_test_metrics(work):
     # The transfer from A2A is logged with what was loaded.
     log = (work["init"] / "log.txt").read_text()
     assert "A2A transfer (init)" in log
+
+
+def test_lr_falls_linearly_to_lr_final_scale(work):
+    log = (work["joint"] / "train_log.txt").read_text()
+    lrs = [
+        float(x) for x in re.findall(r"^epoch: [1-9]\d*, lr: ([-\d.e+]+)", log, re.M)
+    ]
+    assert len(lrs) == 3
+    assert lrs[0] > lrs[1] > lrs[2]
+    assert lrs[-1] == pytest.approx(0.002 * 0.1, rel=0.01)  # lr x lr_final_scale
+    init_log = (work["init"] / "train_log.txt").read_text()  # default: constant
+    assert set(re.findall(r"^epoch: [1-9]\d*, lr: ([-\d.e+]+)", init_log, re.M)) == {
+        "2.00e-03"
+    }
 
 
 def test_joint_trains_both_paths_with_two_bn_statistics(work):

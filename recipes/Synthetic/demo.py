@@ -30,6 +30,7 @@ at the end come from the recipes' own train logs and from ``v2s-evaluate``.
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -171,7 +172,8 @@ def asr_job(out, quick):
     cmd += ["--output_folder", asr_dir]
     cmd += ["--data_folder", os.path.join(asr_dir, "corpus")]
     cmd += ["--unseen_folder", os.path.join(asr_dir, "corpus_unseen")]
-    epochs = 25
+    with open(os.path.join(HERE, "ASR", "hparams", "tiny_ctc.yaml")) as handle:
+        epochs = int(re.search(r"^number_of_epochs: (\d+)", handle.read(), re.M)[1])
     if quick:
         cmd += ["--synth_speakers", "3", "--synth_utterances_per_speaker", "20"]
         cmd += ["--valid_ratio", "0.2", "--unseen_speakers", "1"]
