@@ -331,3 +331,23 @@ def test_cli_subprocess(tmp_path):
     )
     assert bad.returncode == 2
     assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_grid_fraction_sets_the_share_of_grid_sentences(tmp_path):
+    from speechbrain_v2s.data.grid_grammar import SLOTS as GRID_SLOTS
+    from speechbrain_v2s.data.synthetic import _utterance_plan
+
+    def grid_share(fraction):
+        plan = _utterance_plan(0, 200, 3, audio_only=True, grid_fraction=fraction)
+        is_grid = [
+            len(words) == len(GRID_SLOTS)
+            and all(w in options for w, (_, options) in zip(words, GRID_SLOTS))
+            for _, words, _ in plan
+        ]
+        return sum(is_grid) / len(plan)
+
+    assert grid_share(1.0) == 1.0
+    assert grid_share(0.0) == 0.0
+    assert 0.3 < grid_share(0.4) < 0.5  # the default mix
+    with pytest.raises(CorpusError, match="grid_fraction"):
+        generate_corpus(tmp_path / "c", 1, 1, audio_only=True, grid_fraction=1.5)

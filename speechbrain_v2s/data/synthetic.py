@@ -303,7 +303,7 @@ def free_sentence(rng):
     return " ".join(str(p) for p in parts if p).split()
 
 
-def _utterance_plan(speaker_index, count, seed, audio_only):
+def _utterance_plan(speaker_index, count, seed, audio_only, grid_fraction=0.4):
     """``(utt_id, words, spoken_words)`` of one speaker's utterances."""
     stream = AUDIO_ONLY if audio_only else AV
     grid = sample_sentences(count, seed=[seed, stream, 2000, speaker_index])
@@ -312,7 +312,7 @@ def _utterance_plan(speaker_index, count, seed, audio_only):
     rng = np.random.default_rng([seed, stream, 2001, speaker_index])
     plan = []
     for i, sentence in enumerate(grid):
-        if rng.random() < 0.4:
+        if rng.random() < grid_fraction:
             words, spoken = sentence.words, sentence.spoken
         else:  # "a" is the article here, not the letter
             words = spoken = tuple(free_sentence(rng))
@@ -538,6 +538,7 @@ def generate_corpus(
     jobs=None,
     progress=True,
     frame_size=DEFAULT_SIZE,
+    grid_fraction=0.4,
 ):
     """Generate a synthetic corpus (see the module docstring for the layout).
 
@@ -564,6 +565,10 @@ def generate_corpus(
         Show a tqdm progress bar.
     frame_size : int
         Video frame height and width (px).
+    grid_fraction : float
+        Audio-only corpus: the share of GRID sentences (the others are free
+        sentences); 1.0 for a GRID-only corpus (e.g. to train the synthetic
+        judge ASR). The audio-visual corpus is all GRID.
 
     Returns
     -------
@@ -595,6 +600,8 @@ def generate_corpus(
         raise CorpusError(f"frame_size must be at least 16 px, got {frame_size}")
     if jobs is not None:
         jobs = _positive("jobs", jobs)
+    if not 0.0 <= grid_fraction <= 1.0:
+        raise CorpusError(f"grid_fraction must be in [0, 1], got {grid_fraction}")
     output = os.path.abspath(output_dir)
     _check_output(output)
     engine = Espeak()  # fails here, clearly, if the library cannot be loaded
@@ -617,7 +624,7 @@ def generate_corpus(
             ]
         for folder in folders:
             os.makedirs(folder, exist_ok=True)
-        plan = _utterance_plan(index, per_speaker, seed, audio_only)
+        plan = _utterance_plan(index, per_speaker, seed, audio_only, grid_fraction)
         for number, (utt_id, words, spoken) in enumerate(plan):
             tasks.append(
                 {
@@ -711,6 +718,12 @@ def main(argv=None):
         action="store_true",
         help="wav + txt per utterance, for A2A pre-training",
     )
+    parser.add_argument(
+        "--grid-fraction",
+        type=float,
+        default=0.4,
+        help="audio-only: share of GRID sentences (the rest are free sentences)",
+    )
     parser.add_argument("--sample-rate", type=_positive_arg, default=SAMPLE_RATE)
     parser.add_argument(
         "--jobs", type=_positive_arg, default=None, help="worker processes"
@@ -727,6 +740,7 @@ def main(argv=None):
             sample_rate=args.sample_rate,
             jobs=args.jobs,
             progress=not args.no_progress,
+            grid_fraction=args.grid_fraction,
         )
     except (CorpusError, EspeakError, VideoError, OSError) as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)

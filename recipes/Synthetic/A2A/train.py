@@ -19,7 +19,13 @@ from audio_prepare import prepare_audio  # noqa: E402
 
 
 def prepare_synthetic_audio(
-    data_folder, save_folder, speakers, utterances_per_speaker, valid_ratio, seed
+    data_folder,
+    save_folder,
+    speakers,
+    utterances_per_speaker,
+    valid_ratio,
+    seed,
+    grid_fraction=0.4,
 ):
     """Generate the audio-only corpus if it is not there, then write manifests."""
     from speechbrain_v2s.data.synthetic import generate_corpus
@@ -31,6 +37,7 @@ def prepare_synthetic_audio(
             utterances_per_speaker=utterances_per_speaker,
             seed=seed,
             audio_only=True,
+            grid_fraction=grid_fraction,
         )
     prepare_audio(
         [data_folder], save_folder, valid_ratio=valid_ratio, seed=seed, progress=False
@@ -46,6 +53,7 @@ def prepare_kwargs(hparams):
         "utterances_per_speaker": hparams["synth_utterances_per_speaker"],
         "valid_ratio": hparams["valid_ratio"],
         "seed": hparams["seed"],
+        "grid_fraction": hparams.get("synth_grid_fraction", 0.4),
     }
 
 

@@ -64,6 +64,7 @@ def prepare_synthetic_asr(
     unseen_speakers,
     unseen_utterances_per_speaker,
     unseen_seed,
+    grid_fraction=1.0,
 ):
     """Generate both corpora if missing, then write the three manifests.
 
@@ -73,7 +74,13 @@ def prepare_synthetic_asr(
     """
     a2a = _synthetic_a2a_recipe()
     a2a.prepare_synthetic_audio(
-        data_folder, save_folder, speakers, utterances_per_speaker, valid_ratio, seed
+        data_folder,
+        save_folder,
+        speakers,
+        utterances_per_speaker,
+        valid_ratio,
+        seed,
+        grid_fraction,
     )
     a2a.prepare_synthetic_audio(
         unseen_folder,
@@ -82,6 +89,7 @@ def prepare_synthetic_asr(
         unseen_utterances_per_speaker,
         0.0,
         unseen_seed,
+        grid_fraction,
     )
 
 
