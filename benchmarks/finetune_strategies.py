@@ -98,9 +98,10 @@ def parse_args(argv):
     parser.add_argument(
         "--lr-final-scale",
         type=float,
+        default=1.0,
         help="V2A learning rate falls linearly to lr x this by the last epoch "
-        "(the recipe's lr_final_scale; default: the recipe's, constant); "
-        "written as its own RESULTS.md section",
+        "(the recipe's lr_final_scale; 1.0: constant); other values are "
+        "written as their own RESULTS.md section",
     )
     parser.add_argument("--audio-speakers", type=int, default=24)
     parser.add_argument("--av-speakers", type=int, default=4)
@@ -144,8 +145,7 @@ def main(argv=None):
             os.path.join(work, f"a2a_{fam}", "a2a_decoder.ckpt"),
         ]
         common += ["--synth_speakers", args.av_speakers]
-        if args.lr_final_scale is not None:
-            common += ["--lr_final_scale", args.lr_final_scale]
+        common += ["--lr_final_scale", args.lr_final_scale]
         common += ["--num_speakers", args.av_speakers]
         common += ["--synth_utterances_per_speaker", args.utterances]
         cwd = os.path.join(SYN, "V2A")
@@ -213,7 +213,7 @@ def main(argv=None):
         ("unseen stoi", "test unseen STOI ↑"),
     ]
     schedule = ""
-    if args.lr_final_scale is not None:
+    if args.lr_final_scale != 1.0:
         schedule = f" --lr-final-scale {args.lr_final_scale:g}"
     lines = [
         SECTION + (f", lr decayed to x{args.lr_final_scale:g}" if schedule else ""),
