@@ -54,42 +54,33 @@ def word_token(word):
 
 
 def prepare_synthetic_asr(
-    data_folder,
-    save_folder,
-    speakers,
-    utterances_per_speaker,
-    valid_ratio,
-    seed,
     unseen_folder,
     unseen_speakers,
     unseen_utterances_per_speaker,
     unseen_seed,
-    grid_fraction=1.0,
+    **corpus,
 ):
     """Generate both corpora if missing, then write the three manifests.
 
-    ``train.json``/``valid.json`` split the utterances of the training voices;
-    ``unseen/train.json`` (the test set) is every utterance of the second
-    corpus, whose voice profiles come from another seed.
+    ``corpus``: the arguments of the synthetic A2A recipe's
+    ``prepare_synthetic_audio`` (``data_folder``, ``save_folder``,
+    ``speakers``, ...). ``train.json``/``valid.json`` split the utterances of
+    the training voices; ``unseen/train.json`` (the test set) is every
+    utterance of the second corpus, whose voice profiles come from another
+    seed.
     """
     a2a = _synthetic_a2a_recipe()
+    a2a.prepare_synthetic_audio(**corpus)
     a2a.prepare_synthetic_audio(
-        data_folder,
-        save_folder,
-        speakers,
-        utterances_per_speaker,
-        valid_ratio,
-        seed,
-        grid_fraction,
-    )
-    a2a.prepare_synthetic_audio(
-        unseen_folder,
-        os.path.join(save_folder, "unseen"),
-        unseen_speakers,
-        unseen_utterances_per_speaker,
-        0.0,
-        unseen_seed,
-        grid_fraction,
+        **{
+            **corpus,
+            "data_folder": unseen_folder,
+            "save_folder": os.path.join(corpus["save_folder"], "unseen"),
+            "speakers": unseen_speakers,
+            "utterances_per_speaker": unseen_utterances_per_speaker,
+            "valid_ratio": 0.0,
+            "seed": unseen_seed,
+        }
     )
 
 
