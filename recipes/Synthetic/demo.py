@@ -75,36 +75,49 @@ def _epochs_done(run_dir):
     return (rows[-1]["epoch"], rows[-1]["valid"].get("mel_l1")) if rows else (0, None)
 
 
-def run_parallel(jobs, timings, label, every=20.0):
-    """Run recipes side by side (one CPU thread each) with a progress line read
-    from their train logs; each one's output goes to ``<run folder>.log``.
+def start_jobs(jobs):
+    """Start recipes side by side (one CPU thread each); each one's output
+    goes to ``<run folder>.log``.
 
-    ``jobs`` maps a name to ``(command, cwd, run folder, epochs)``.
+    ``jobs`` maps a name to ``(command, cwd, run folder, epochs)``; returns
+    ``{name: (process, job)}`` for :func:`wait_jobs`.
     """
     env = dict(os.environ, OMP_NUM_THREADS="1", TQDM_DISABLE="1")
-    procs = {}
-    start = time.time()
-    for name, (cmd, cwd, run_dir, _) in jobs.items():
+    running = {}
+    for name, job in jobs.items():
+        cmd, cwd, run_dir, _ = job
         print("$", " ".join(cmd), f"> {run_dir}.log", flush=True)
         os.makedirs(os.path.dirname(run_dir), exist_ok=True)
         with open(f"{run_dir}.log", "a", encoding="utf-8") as log:
-            procs[name] = subprocess.Popen(
+            process = subprocess.Popen(
                 cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT
             )
+        running[name] = (process, job)
+    return running
+
+
+def wait_jobs(running, names, timings, label, every=20.0):
+    """Wait for the jobs ``names`` of ``running`` (the others go on), with a
+    progress line of every job still running read from the train logs."""
+    start = time.time()
     while True:
-        codes = {name: proc.poll() for name, proc in procs.items()}
         status = []
-        for name, (_, _, run_dir, epochs) in jobs.items():
+        for name, (process, (_, _, run_dir, epochs)) in running.items():
+            if process.poll() is not None and name not in names:
+                continue
             done, loss = _epochs_done(run_dir)
             loss = f", valid mel L1 {loss:.2f}" if loss is not None else ""
             status.append(f"{name} epoch {done}/{epochs}{loss}")
         print(f"  [{time.time() - start:4.0f} s] " + "; ".join(status), flush=True)
-        if all(code is not None for code in codes.values()):
+        if all(running[name][0].poll() is not None for name in names):
             break
         time.sleep(every)
-    for name, code in codes.items():
-        if code:
-            sys.exit(f"demo: {name} failed (exit {code}): see {jobs[name][2]}.log")
+    for name in names:
+        process, (_, _, run_dir, _) = running.pop(name)
+        if process.returncode:
+            sys.exit(
+                f"demo: {name} failed (exit {process.returncode}): see {run_dir}.log"
+            )
     timings[label] = time.time() - start
 
 
@@ -160,7 +173,7 @@ def asr_job(out, quick):
     """The WER judge: the tiny CTC recogniser of ``recipes/Synthetic/ASR``,
     trained on its own audio-only corpus (GRID sentences, espeak-ng voices).
 
-    Returns ``(export folder, job for run_parallel or None when exported)``.
+    Returns ``(export folder, job for start_jobs or None when exported)``.
     The recipe's default size is what its README measured; ``quick`` shrinks
     the corpus and epochs (a test-sized judge: its WER is high).
     """
@@ -269,11 +282,13 @@ def main(argv=None):
             size["a2a"],
         )
     }
-    # 3. the WER judge: a tiny ASR trained on synthetic speech (if not there)
+    # 3. the WER judge: a tiny ASR trained on synthetic speech (if not there);
+    # it goes on beside the fine-tuning and is waited for before evaluation.
     asr_model, asr = asr_job(out, args.quick)
     if asr is not None:
         stage2["ASR judge training"] = asr
-    run_parallel(stage2, timings, " + ".join(stage2))
+    running = start_jobs(stage2)
+    wait_jobs(running, ["A2A pre-training"], timings, "A2A pre-training")
     checkpoint = os.path.join(a2a_dir, "a2a_decoder.ckpt")
 
     print("== 4. V2A fine-tuning: scratch vs init from A2A (equal steps)", flush=True)
@@ -293,7 +308,12 @@ def main(argv=None):
         )
         for strategy, run_dir in runs.items()
     }
-    run_parallel(jobs, timings, "V2A fine-tuning (scratch + init, side by side)")
+    running.update(start_jobs(jobs))
+    wait_jobs(
+        running, list(jobs), timings, "V2A fine-tuning (scratch + init, side by side)"
+    )
+    if running:  # the judge, if still training
+        wait_jobs(running, list(running), timings, "rest of the ASR judge training")
 
     print("== 5. export, load with from_hparams, synthesise the test videos")
     from speechbrain_v2s.export import export_model
