@@ -148,8 +148,8 @@ print(json.dumps(dict(samples=samples, elapsed=elapsed, base_mb=base,
 """
 
 
-def start_fresh(kind, threads, seconds, src=None, video=None):
-    """Start one fresh-process run; :func:`finish_fresh` collects it."""
+def run_fresh(name, kind, threads, seconds, src=None, video=None):
+    """One 10-minute run in a fresh process (alone): its timing and memory."""
     code = FRESH_CODE.format(
         threads=threads,
         kind=kind,
@@ -158,20 +158,12 @@ def start_fresh(kind, threads, seconds, src=None, video=None):
         src=src,
         video=video,
     )
-    return subprocess.Popen(
-        [sys.executable, "-c", code],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
+    process = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT
     )
-
-
-def finish_fresh(name, process):
-    stdout, stderr = process.communicate()
     if process.returncode != 0:
-        raise RuntimeError(f"{name} fresh run failed:\n{stderr[-3000:]}")
-    return json.loads(stdout.strip().splitlines()[-1])
+        raise RuntimeError(f"{name} fresh run failed:\n{process.stderr[-3000:]}")
+    return json.loads(process.stdout.strip().splitlines()[-1])
 
 
 def raw_face_rows(v2s, work, runs):
@@ -293,11 +285,12 @@ def main(argv=None):
         long_runs.append(HIFIGAN)
     for name in long_runs:
         if name == HIFIGAN:
-            process = start_fresh("hifigan", args.threads, long_seconds)
+            fresh[name] = run_fresh(name, "hifigan", args.threads, long_seconds)
         else:
             src = os.path.join(work, name)
-            process = start_fresh("v2s", args.threads, long_seconds, src, long_path)
-        fresh[name] = finish_fresh(name, process)
+            fresh[name] = run_fresh(
+                name, "v2s", args.threads, long_seconds, src, long_path
+            )
         if name != HIFIGAN:
             assert fresh[name]["samples"] == frames * 960, (name, fresh[name])
         times[name, long_seconds] = fresh[name]["elapsed"]
@@ -319,10 +312,9 @@ def memory_only(args):
         load(config, work)
     rows = {}
     for config in args.long_configs:  # one at a time: nothing else in the figure
-        process = start_fresh(
-            "v2s", args.threads, 600, os.path.join(work, config), path
+        rows[config] = run_fresh(
+            config, "v2s", args.threads, 600, os.path.join(work, config), path
         )
-        rows[config] = finish_fresh(config, process)
         assert rows[config]["samples"] == frames * 960, (config, rows[config])
         print(config, rows[config], flush=True)
     policy = os.environ.get("OMP_WAIT_POLICY")

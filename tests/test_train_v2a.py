@@ -7,7 +7,6 @@ without this package.
 
 import glob
 import os
-import re
 import subprocess
 import sys
 
@@ -109,9 +108,8 @@ def test_v2a_reports_test_metrics(work):
 
 def test_lr_falls_linearly_to_lr_final_scale(work):
     def lrs(run):
-        log = (work[run] / "train_log.txt").read_text()
-        pattern = r"^epoch: [1-9]\d*, lr: ([-\d.e+]+)"
-        return [float(x) for x in re.findall(pattern, log, re.M)]
+        rows = read_train_log(work[run] / "train_log.txt")
+        return [r["lr"] for r in rows if r.get("epoch", 0) >= 1 and "lr" in r]
 
     decayed = lrs("init")  # the recipe's default: lr_final_scale 0.1
     assert len(decayed) == 3

@@ -12,22 +12,26 @@ import statistics
 
 _STAGE = re.compile(r"(train|valid|test) ([\w ]+?): ([-\d.e+]+|nan)")
 _META = re.compile(r"(epoch|Epoch loaded): (\d+)")
+_LR = re.compile(r"\blr: ([-\d.e+]+)")
 
 
 def parse_log_line(line):
-    """One train-log line → ``{"epoch": n, "train": {...}, "valid": {...},
-    "test": {...}}`` (``epoch`` only when the line names one).
+    """One train-log line → ``{"epoch": n, "lr": x, "train": {...}, "valid":
+    {...}, "test": {...}}`` (``epoch`` and ``lr`` only when the line has them).
 
     Example
     -------
-    >>> row = parse_log_line("epoch: 2 - train loss: 0.5 - valid stoi: 0.4")
-    >>> row["epoch"], row["train"], row["valid"], row["test"]
-    (2, {'loss': 0.5}, {'stoi': 0.4}, {})
+    >>> row = parse_log_line("epoch: 2, lr: 1e-03 - train loss: 0.5 - valid stoi: 0.4")
+    >>> row["epoch"], row["lr"], row["train"], row["valid"], row["test"]
+    (2, 0.001, {'loss': 0.5}, {'stoi': 0.4}, {})
     """
     row = {"train": {}, "valid": {}, "test": {}}
     meta = _META.search(line)
     if meta:
         row["epoch"] = int(meta.group(2))
+    lr = _LR.search(line)
+    if lr:
+        row["lr"] = float(lr.group(1))
     for stage, key, value in _STAGE.findall(line):
         row[stage][key.strip()] = float(value)
     return row

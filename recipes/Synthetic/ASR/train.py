@@ -18,6 +18,7 @@ From Python (e.g. a demo): ``train_and_export("hparams/tiny_ctc.yaml",
 Measured numbers: README.md.
 """
 
+import functools
 import os
 import shutil
 import sys
@@ -95,6 +96,7 @@ def prepare_kwargs(hparams):
     }
 
 
+@functools.cache
 def _synthetic_a2a_recipe():
     """The synthetic A2A recipe's ``train.py`` (its corpus preparation is shared):
     loaded by path, since every recipe's file is called ``train.py``."""
