@@ -4,40 +4,27 @@ Every corpus is a tiny fake tree in its real layout, written here with real
 (short) audio files; nothing is downloaded.
 """
 
-import csv
-import doctest
-import importlib.util
-import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import soundfile
+from prepare_helpers import (
+    import_like_train_py,
+    load,
+    load_script,
+    recipe_script,
+    report_rows,
+    run_script,
+    tone,
+    write_text,
+)
 
 from speechbrain_v2s.data import manifests
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCRIPT = os.path.join(ROOT, "recipes", "AudioOnly", "A2A", "audio_prepare.py")
-
-
-def _load(path):
-    spec = importlib.util.spec_from_file_location(
-        os.path.basename(path)[:-3] + "_under_test", path
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-audio_prepare = _load(SCRIPT)
+SCRIPT = recipe_script("AudioOnly", "A2A", "audio_prepare.py")
+audio_prepare = load_script(SCRIPT)
 prepare_audio = audio_prepare.prepare_audio
-
-
-def tone(seconds, sr, amplitude=0.3, freq=220.0):
-    t = np.arange(int(round(seconds * sr))) / sr
-    return (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)
 
 
 def write_audio(path, seconds=0.6, sr=16000, data=None, **kwargs):
@@ -46,21 +33,8 @@ def write_audio(path, seconds=0.6, sr=16000, data=None, **kwargs):
     return path
 
 
-def write_text(path, text):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
-    return path
-
-
-def load(path):
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
-
-
 def read_report(save_folder):
-    with open(os.path.join(save_folder, manifests.REPORT_NAME)) as f:
-        return {os.path.basename(r["file"]): r for r in csv.DictReader(f)}
+    return {os.path.basename(r["file"]): r for r in report_rows(save_folder)}
 
 
 def both(paths):
@@ -410,32 +384,18 @@ def test_splits_helpers():
 
 
 def test_command_line(corpora, tmp_path):
-    result = subprocess.run(
-        [
-            sys.executable,
-            SCRIPT,
-            corpora["ljspeech"],
-            corpora["vctk_old"],
-            str(tmp_path),
-            "--valid_ratio",
-            "0",
-            "--num_workers",
-            "1",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    run_script(
+        SCRIPT,
+        corpora["ljspeech"],
+        corpora["vctk_old"],
+        tmp_path,
+        "--valid_ratio",
+        "0",
+        "--num_workers",
+        "1",
     )
-    assert result.returncode == 0, result.stderr
     assert len(load(tmp_path / "train.json")) == 5
 
 
 def test_import_like_train_py_and_doctests():
-    sys.path.insert(0, os.path.dirname(SCRIPT))
-    try:
-        import audio_prepare as module
-        from audio_prepare import prepare_audio as imported  # noqa: F401
-    finally:
-        sys.path.remove(os.path.dirname(SCRIPT))
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
-    assert result.failed == 0 and result.attempted > 0
+    assert callable(import_like_train_py(SCRIPT).prepare_audio)

@@ -5,48 +5,35 @@ written by OpenCV (``mp4v``/MPEG-1) or, where the audio lives inside the mp4,
 by PyAV; nothing is downloaded.
 """
 
-import csv
-import doctest
-import importlib.util
-import json
 import logging
 import os
-import subprocess
-import sys
 
 import cv2
 import numpy as np
 import pytest
 import soundfile
+from prepare_helpers import (
+    import_like_train_py,
+    load,
+    load_script,
+    recipe_script,
+    report_rows,
+    run_script,
+    tone,
+    write_text,
+)
 
 from speechbrain_v2s.data import manifests
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPTS = {
-    "grid": os.path.join(ROOT, "recipes", "GRID", "V2A", "grid_prepare.py"),
-    "tcd": os.path.join(ROOT, "recipes", "TCD-TIMIT", "V2A", "tcd_timit_prepare.py"),
-    "lrw": os.path.join(ROOT, "recipes", "LRW", "V2A", "lrw_prepare.py"),
-    "lrs3": os.path.join(ROOT, "recipes", "LRS3", "V2A", "lrs3_prepare.py"),
+    "grid": recipe_script("GRID", "V2A", "grid_prepare.py"),
+    "tcd": recipe_script("TCD-TIMIT", "V2A", "tcd_timit_prepare.py"),
+    "lrw": recipe_script("LRW", "V2A", "lrw_prepare.py"),
+    "lrs3": recipe_script("LRS3", "V2A", "lrs3_prepare.py"),
 }
-
-
-def _load(path):
-    spec = importlib.util.spec_from_file_location(
-        os.path.basename(path)[:-3] + "_under_test", path
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-MODULES = {name: _load(path) for name, path in SCRIPTS.items()}
+MODULES = {name: load_script(path) for name, path in SCRIPTS.items()}
 HAVE_AV = manifests.pyav_available()
 needs_av = pytest.mark.skipif(not HAVE_AV, reason="PyAV needed to mux audio")
-
-
-def tone(seconds, sr, amplitude=0.3):
-    t = np.arange(int(round(seconds * sr))) / sr
-    return (amplitude * np.sin(2 * np.pi * 200 * t)).astype(np.float32)
 
 
 def frames_of(count, size=32):
@@ -78,7 +65,7 @@ def write_video(path, frames=10, fps=25.0, audio_seconds=None, audio_sr=16000):
                 out.mux(packet)
         for packet in video.encode():
             out.mux(packet)
-        samples = tone(audio_seconds, audio_sr)[None]
+        samples = tone(audio_seconds, audio_sr, freq=200)[None]
         chunk = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
         chunk.sample_rate = audio_sr
         for packet in list(audio.encode(chunk)) + list(audio.encode()):
@@ -88,29 +75,13 @@ def write_video(path, frames=10, fps=25.0, audio_seconds=None, audio_sr=16000):
 
 def write_wav(path, seconds=0.4, sr=25000, data=None):
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    soundfile.write(path, tone(seconds, sr) if data is None else data, sr)
+    audio = tone(seconds, sr, freq=200) if data is None else data
+    soundfile.write(path, audio, sr)
     return path
-
-
-def write_text(path, text):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
-    return path
-
-
-def load(path):
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
 
 
 def load_all(paths):
     return {name: load(path) for name, path in paths.items()}
-
-
-def read_report(save_folder):
-    with open(os.path.join(save_folder, manifests.REPORT_NAME)) as f:
-        return list(csv.DictReader(f))
 
 
 def report_for(rows, name):
@@ -211,7 +182,7 @@ def test_grid_layout_variants_and_report(grid, tmp_path):
     assert data["s1_bbaf2n"]["wav"].endswith("audio_25k/s1/bbaf2n.wav")
     assert data["s3_noalign"]["text"] == ""
     assert not any(k.startswith("s21") for k in data)
-    rows = read_report(tmp_path)
+    rows = report_rows(tmp_path)
     expected = {
         "corrupt.mpg": ("skipped", "unreadable video"),
         "noaudio.mpg": ("skipped", "no audio file"),
@@ -278,13 +249,7 @@ def test_grid_missing_root(tmp_path):
 
 
 def test_grid_command_line(grid, tmp_path):
-    result = subprocess.run(
-        [sys.executable, SCRIPTS["grid"], grid, str(tmp_path), "--split", "unseen"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
+    run_script(SCRIPTS["grid"], grid, tmp_path, "--split", "unseen")
     assert speakers(load(tmp_path / "test.json")) == {"s1", "s2"}
 
 
@@ -344,7 +309,7 @@ def test_tcd_timit(tcd, tmp_path):
     assert sa1["group"] == "volunteers"
     if HAVE_AV:
         assert sa1["sr"] == 16000
-        [row] = report_for(read_report(tmp_path), "x.mp4")
+        [row] = report_for(report_rows(tmp_path), "x.mp4")
         assert row["reason"] == "no audio stream in the video"
     with_lip = module.prepare_tcd_timit(
         base, str(tmp_path / "lip"), include_lipspeakers=True, progress=False
@@ -387,7 +352,7 @@ def test_lrw_release_splits(lrw, tmp_path):
     assert (entry["frames"], entry["fps"]) == (8, 25.0)
     assert entry["video"].endswith("lipread_mp4/ABOUT/val/ABOUT_00001.mp4")
     assert parts["train"]["train_ABOUT_00003"]["word_duration"] == 0.33
-    [row] = report_for(read_report(tmp_path), "ACCESS_00009.mp4")
+    [row] = report_for(report_rows(tmp_path), "ACCESS_00009.mp4")
     assert row["action"] == "skipped" and "unreadable" in row["reason"]
 
 
@@ -454,7 +419,7 @@ def test_lrs3(lrs3, tmp_path):
     assert entry["audio_in_video"] is True and entry["wav"] == entry["video"]
     assert (entry["frames"], entry["fps"]) == (10, 25.0)
     if HAVE_AV:
-        [row] = report_for(read_report(tmp_path), "00001.mp4")
+        [row] = report_for(report_rows(tmp_path), "00001.mp4")
         assert row["file"].endswith("tstZ/00001.mp4") and row["action"] == "skipped"
         assert row["reason"].startswith("audio/video length differ by 0.7")
     again = load_all(
@@ -483,7 +448,7 @@ def test_lrs3_pretrain_and_max_duration(lrs3, tmp_path):
     assert "pretrain_spkA_00002" not in train
     [row] = [
         r
-        for r in read_report(tmp_path)
+        for r in report_rows(tmp_path)
         if r["file"].endswith("pretrain/spkA/00002.mp4")
     ]
     assert row["reason"].startswith("too long")
@@ -519,13 +484,6 @@ def test_video_audio_info(tmp_path):
 
 @pytest.mark.parametrize("name", sorted(SCRIPTS))
 def test_import_like_train_py_and_doctests(name):
-    folder = os.path.dirname(SCRIPTS[name])
-    module_name = os.path.basename(SCRIPTS[name])[:-3]
-    sys.path.insert(0, folder)
-    try:
-        module = importlib.import_module(module_name)
-    finally:
-        sys.path.remove(folder)
-    assert callable(getattr(module, "prepare_" + module_name[: -len("_prepare")]))
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
-    assert result.failed == 0 and result.attempted > 0
+    module = import_like_train_py(SCRIPTS[name])
+    stem = os.path.basename(SCRIPTS[name])[: -len("_prepare.py")]
+    assert callable(getattr(module, "prepare_" + stem))

@@ -319,6 +319,42 @@ def build_training_model(hparams):
     return training_model
 
 
+def hparams_kwargs(*required, **optional):
+    """A ``prepare_kwargs`` for :func:`run_a2a`/:func:`run_v2a`: YAML values by key.
+
+    So a recipe names which YAML keys its prepare function takes instead of
+    writing a function that copies them.
+
+    Arguments
+    ---------
+    *required : str
+        Keys the YAML must have (``hparams[key]``).
+    **optional
+        Keys it may leave out, each with the value used then
+        (``hparams.get(key, default)``).
+
+    Returns
+    -------
+    callable
+        ``prepare_kwargs(hparams) -> {key: value}``.
+
+    Example
+    -------
+    >>> prepare_kwargs = hparams_kwargs("data_folder", "seed", split="seen")
+    >>> prepare_kwargs({"data_folder": "/data/GRID", "seed": 1, "lr": 0.1})
+    {'data_folder': '/data/GRID', 'seed': 1, 'split': 'seen'}
+    >>> prepare_kwargs({"data_folder": "/data/GRID", "seed": 1, "split": "unseen"})
+    {'data_folder': '/data/GRID', 'seed': 1, 'split': 'unseen'}
+    """
+
+    def prepare_kwargs(hparams):
+        kwargs = {key: hparams[key] for key in required}
+        kwargs.update((key, hparams.get(key, value)) for key, value in optional.items())
+        return kwargs
+
+    return prepare_kwargs
+
+
 def run_a2a(prepare=None, prepare_kwargs=None, argv=None):
     """Everything an A2A ``train.py`` does: prepare, build, fit, test.
 
@@ -335,7 +371,16 @@ def run_a2a(prepare=None, prepare_kwargs=None, argv=None):
 
 def run_v2a(prepare=None, prepare_kwargs=None, argv=None):
     """Everything a V2A ``train.py`` does: prepare manifests, cache mouth ROIs,
-    apply the fine-tuning strategy, fit, test."""
+    apply the fine-tuning strategy, fit, test.
+
+    In order: ``prepare`` writes the manifests (main process, with
+    ``prepare_kwargs(hparams)``; see :func:`hparams_kwargs`), mouth ROIs are
+    cached (face landmarks → aligned 96x96 crops, once per video:
+    :func:`prepare_rois`), the decoder is initialised from A2A pre-training as
+    ``finetune_strategy`` says (:func:`build_training_model`), the model is
+    trained and the test set scored (STOI, ESTOI, PESQ). The YAML's
+    ``skip_prep: True`` skips the first two steps.
+    """
     hparams, run_opts, _ = load_recipe(argv)
     if not hparams.get("skip_prep", False):
         if prepare is not None:

@@ -26,7 +26,6 @@ silent) and files outside the duration limits are listed in
     python audio_prepare.py /data/LibriTTS /data/VCTK save/ --valid_ratio 0.02
 """
 
-import argparse
 import logging
 import os
 import re
@@ -34,16 +33,15 @@ import sys
 
 from speechbrain_v2s.data.manifests import (
     AUDIO_EXTENSIONS,
-    add_common_arguments,
     drop_duplicates,
     find_files,
     list_dirs,
+    prepare_main,
     probe_entries,
     probe_settings,
     read_text_file,
     require_folder,
     run_preparation,
-    setup_cli_logging,
     split_items,
     strip_extension,
 )
@@ -481,37 +479,36 @@ def main(argv=None):
     >>> sorted(os.listdir(os.path.join(root, "save")))
     ['prepare_options.json', 'prepare_report.csv', 'train.json', 'valid.json']
     """
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("data_folders", nargs="+", help="corpus folders")
-    parser.add_argument("save_folder", help="where the manifests go")
-    parser.add_argument(
-        "--layout",
-        nargs="+",
-        default=["auto"],
-        help="auto or one of " + ", ".join(LAYOUTS) + " (one, or one per folder)",
-    )
-    parser.add_argument("--subsets", nargs="+", default=None)
-    parser.add_argument("--valid_ratio", type=float, default=0.02)
-    parser.add_argument("--target_sample_rate", type=int, default=24000)
-    parser.add_argument("--vctk_mic", default="mic1", help="mic1, mic2 or both")
-    parser.add_argument("--no_silence_check", action="store_true")
-    add_common_arguments(parser, min_duration=0.5, max_duration=30.0)
-    args = parser.parse_args(argv)
-    setup_cli_logging()
-    layout = args.layout[0] if len(args.layout) == 1 else args.layout
-    prepare_audio(
-        args.data_folders,
-        args.save_folder,
-        layout=layout,
-        subsets=args.subsets,
-        valid_ratio=args.valid_ratio,
-        min_duration=args.min_duration,
-        max_duration=args.max_duration,
-        target_sample_rate=args.target_sample_rate,
-        seed=args.seed,
-        vctk_mic=None if args.vctk_mic == "both" else args.vctk_mic,
-        check_silence=not args.no_silence_check,
-        num_workers=args.num_workers,
+
+    def add_arguments(parser):
+        parser.add_argument(
+            "--layout",
+            nargs="+",
+            default=["auto"],
+            help="auto or one of " + ", ".join(LAYOUTS) + " (one, or one per folder)",
+        )
+        parser.add_argument("--subsets", nargs="+", default=None)
+        parser.add_argument("--valid_ratio", type=float, default=0.02)
+        parser.add_argument("--target_sample_rate", type=int, default=24000)
+        parser.add_argument("--vctk_mic", default="mic1", help="mic1, mic2 or both")
+
+    def convert(options):
+        # One --layout value is for every folder; "both" VCTK mics is None.
+        if len(options["layout"]) == 1:
+            options["layout"] = options["layout"][0]
+        if options["vctk_mic"] == "both":
+            options["vctk_mic"] = None
+        return options
+
+    prepare_main(
+        prepare_audio,
+        argv,
+        __doc__,
+        "corpus folders",
+        add_arguments,
+        {"min_duration": 0.5, "max_duration": 30.0, "silence_check": True},
+        convert,
+        several_folders=True,
     )
 
 

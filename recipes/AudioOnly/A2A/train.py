@@ -12,24 +12,21 @@ of audio files, LibriTTS, LibriSpeech, VCTK, LJSpeech) and writes the model
 import os
 import sys
 
-from speechbrain_v2s.training.recipe import run_a2a
+from speechbrain_v2s.training.recipe import hparams_kwargs, run_a2a
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from audio_prepare import prepare_audio  # noqa: E402
 
-
-def prepare_kwargs(hparams):
-    """Arguments of :func:`audio_prepare.prepare_audio` from the YAML."""
-    return {
-        "data_folders": hparams["data_folders"],
-        "save_folder": hparams["save_folder"],
-        "layout": hparams.get("layout", "auto"),
-        "valid_ratio": hparams.get("valid_ratio", 0.02),
-        "min_duration": hparams.get("min_duration", 0.5),
-        "max_duration": hparams.get("max_duration", 30.0),
-        "seed": hparams["seed"],
-    }
-
+# The Vocoder recipe imports this: it prepares the same data.
+prepare_kwargs = hparams_kwargs(
+    "data_folders",
+    "save_folder",
+    "seed",
+    layout="auto",
+    valid_ratio=0.02,
+    min_duration=0.5,
+    max_duration=30.0,
+)
 
 if __name__ == "__main__":
     run_a2a(prepare_audio, prepare_kwargs)

@@ -24,7 +24,6 @@ video: ``frames / fps``), ``frames``, ``fps``, ``sr``, ``spk_id``, ``text``.
     python grid_prepare.py /data/GRID save/ --split unseen
 """
 
-import argparse
 import logging
 import os
 import re
@@ -33,18 +32,17 @@ import sys
 from speechbrain_v2s.data.manifests import (
     SPLITS,
     VIDEO_EXTENSIONS,
-    add_common_arguments,
     fill_missing,
     find_files,
     list_dirs,
     natural_sorted,
+    prepare_main,
     probe_entries,
     probe_settings,
     ratios_arg,
     read_list_file,
     require_folder,
     run_preparation,
-    setup_cli_logging,
     split_by_lists,
     split_seen,
     strip_extension,
@@ -393,33 +391,24 @@ def main(argv=None):
     >>> sorted(os.listdir(os.path.join(root, "save")))[-3:]
     ['test.json', 'train.json', 'valid.json']
     """
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("data_folder", help="GRID root")
-    parser.add_argument("save_folder", help="where the manifests go")
-    parser.add_argument("--split", choices=("seen", "unseen"), default="seen")
-    parser.add_argument(
-        "--ratios", type=ratios_arg, default=(0.9, 0.05, 0.05), help="seen split"
-    )
-    parser.add_argument("--splits_folder", default=None, help="unseen speaker lists")
-    parser.add_argument("--audio_dir", default=None, help="e.g. audio_50k")
-    parser.add_argument("--av_tolerance", type=float, default=0.2, help="seconds")
-    parser.add_argument("--no_silence_check", action="store_true")
-    add_common_arguments(parser)
-    args = parser.parse_args(argv)
-    setup_cli_logging()
-    prepare_grid(
-        args.data_folder,
-        args.save_folder,
-        split=args.split,
-        ratios=args.ratios,
-        splits_folder=args.splits_folder,
-        audio_dir=args.audio_dir,
-        min_duration=args.min_duration,
-        max_duration=args.max_duration,
-        av_tolerance=args.av_tolerance,
-        check_silence=not args.no_silence_check,
-        seed=args.seed,
-        num_workers=args.num_workers,
+
+    def add_arguments(parser):
+        parser.add_argument("--split", choices=("seen", "unseen"), default="seen")
+        parser.add_argument(
+            "--ratios", type=ratios_arg, default=(0.9, 0.05, 0.05), help="seen split"
+        )
+        parser.add_argument(
+            "--splits_folder", default=None, help="unseen speaker lists"
+        )
+        parser.add_argument("--audio_dir", default=None, help="e.g. audio_50k")
+
+    prepare_main(
+        prepare_grid,
+        argv,
+        __doc__,
+        "GRID root",
+        add_arguments,
+        {"av_tolerance": 0.2, "silence_check": True},
     )
 
 

@@ -19,23 +19,21 @@ Entries: ``video``, ``wav``, ``audio_in_video``, ``duration`` (video),
     python lrs3_prepare.py /data/LRS3 save/ --include_pretrain --max_duration 20
 """
 
-import argparse
 import logging
 import os
 import sys
 
 from speechbrain_v2s.data.manifests import (
     SPLITS,
-    add_common_arguments,
     fill_missing,
     find_files,
     list_dirs,
+    prepare_main,
     probe_entries,
     probe_settings,
     read_key_values,
     require_folder,
     run_preparation,
-    setup_cli_logging,
     split_speakers,
     strip_extension,
 )
@@ -206,24 +204,12 @@ def main(argv=None):
     >>> sorted(os.listdir(os.path.join(root, "save")))[-3:]
     ['test.json', 'train.json', 'valid.json']
     """
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("data_folder", help="LRS3 root")
-    parser.add_argument("save_folder", help="where the manifests go")
-    parser.add_argument("--include_pretrain", action="store_true")
-    parser.add_argument("--valid_ratio", type=float, default=0.02)
-    add_common_arguments(parser)
-    args = parser.parse_args(argv)
-    setup_cli_logging()
-    prepare_lrs3(
-        args.data_folder,
-        args.save_folder,
-        include_pretrain=args.include_pretrain,
-        valid_ratio=args.valid_ratio,
-        min_duration=args.min_duration,
-        max_duration=args.max_duration,
-        seed=args.seed,
-        num_workers=args.num_workers,
-    )
+
+    def add_arguments(parser):
+        parser.add_argument("--include_pretrain", action="store_true")
+        parser.add_argument("--valid_ratio", type=float, default=0.02)
+
+    prepare_main(prepare_lrs3, argv, __doc__, "LRS3 root", add_arguments)
 
 
 if __name__ == "__main__":

@@ -15,21 +15,19 @@ Entries: ``video``, ``wav``, ``audio_in_video``, ``duration`` (video),
     python lrw_prepare.py /data/LRW save/ --words ABOUT ABSOLUTELY --max_per_word 50
 """
 
-import argparse
 import logging
 import os
 import sys
 
 from speechbrain_v2s.data.manifests import (
-    add_common_arguments,
     find_files,
     list_dirs,
+    prepare_main,
     probe_entries,
     probe_settings,
     read_key_values,
     require_folder,
     run_preparation,
-    setup_cli_logging,
     strip_extension,
 )
 
@@ -203,22 +201,18 @@ def main(argv=None):
     >>> sorted(os.listdir(os.path.join(root, "save")))[-3:]
     ['test.json', 'train.json', 'valid.json']
     """
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("data_folder", help="LRW root (lipread_mp4 or its parent)")
-    parser.add_argument("save_folder", help="where the manifests go")
-    parser.add_argument("--words", nargs="+", default=None)
-    parser.add_argument("--max_per_word", type=int, default=None)
-    add_common_arguments(parser, seed=None)
-    args = parser.parse_args(argv)
-    setup_cli_logging()
-    prepare_lrw(
-        args.data_folder,
-        args.save_folder,
-        words=args.words,
-        max_per_word=args.max_per_word,
-        min_duration=args.min_duration,
-        max_duration=args.max_duration,
-        num_workers=args.num_workers,
+
+    def add_arguments(parser):
+        parser.add_argument("--words", nargs="+", default=None)
+        parser.add_argument("--max_per_word", type=int, default=None)
+
+    prepare_main(
+        prepare_lrw,
+        argv,
+        __doc__,
+        "LRW root (lipread_mp4 or its parent)",
+        add_arguments,
+        {"seed": None},  # release splits: nothing random
     )
 
 

@@ -22,7 +22,6 @@ Entries: ``video``, ``wav``, ``audio_in_video``, ``duration`` (video),
     python tcd_timit_prepare.py /data/TCD-TIMIT save/ --include_lipspeakers
 """
 
-import argparse
 import logging
 import os
 import re
@@ -30,16 +29,15 @@ import sys
 
 from speechbrain_v2s.data.manifests import (
     SPLITS,
-    add_common_arguments,
     find_files,
     list_dirs,
+    prepare_main,
     probe_entries,
     probe_settings,
     ratios_arg,
     read_text_file,
     require_folder,
     run_preparation,
-    setup_cli_logging,
     split_seen,
     strip_extension,
 )
@@ -250,33 +248,21 @@ def main(argv=None):
     >>> sorted(os.listdir(os.path.join(root, "save")))[-3:]
     ['test.json', 'train.json', 'valid.json']
     """
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("data_folder", help="TCD-TIMIT root")
-    parser.add_argument("save_folder", help="where the manifests go")
-    parser.add_argument("--include_lipspeakers", action="store_true")
-    parser.add_argument("--speakers", nargs="+", default=None)
-    parser.add_argument("--ratios", type=ratios_arg, default=(0.9, 0.05, 0.05))
-    parser.add_argument("--transcripts", default=None, help="sentence texts file")
-    parser.add_argument("--camera", default="straightcam")
-    parser.add_argument("--av_tolerance", type=float, default=0.2, help="seconds")
-    parser.add_argument("--no_silence_check", action="store_true")
-    add_common_arguments(parser)
-    args = parser.parse_args(argv)
-    setup_cli_logging()
-    prepare_tcd_timit(
-        args.data_folder,
-        args.save_folder,
-        include_lipspeakers=args.include_lipspeakers,
-        speakers=args.speakers,
-        ratios=args.ratios,
-        transcripts=args.transcripts,
-        camera=args.camera,
-        min_duration=args.min_duration,
-        max_duration=args.max_duration,
-        av_tolerance=args.av_tolerance,
-        check_silence=not args.no_silence_check,
-        seed=args.seed,
-        num_workers=args.num_workers,
+
+    def add_arguments(parser):
+        parser.add_argument("--include_lipspeakers", action="store_true")
+        parser.add_argument("--speakers", nargs="+", default=None)
+        parser.add_argument("--ratios", type=ratios_arg, default=(0.9, 0.05, 0.05))
+        parser.add_argument("--transcripts", default=None, help="sentence texts file")
+        parser.add_argument("--camera", default="straightcam")
+
+    prepare_main(
+        prepare_tcd_timit,
+        argv,
+        __doc__,
+        "TCD-TIMIT root",
+        add_arguments,
+        {"av_tolerance": 0.2, "silence_check": True},
     )
 
 
