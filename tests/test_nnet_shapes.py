@@ -1,5 +1,7 @@
 """Output shapes of every model part, and padding that never leaks (eval mode)."""
 
+import copy
+
 import pytest
 import torch
 
@@ -196,3 +198,47 @@ def test_vocoder_lengths():
             assert wave.shape == (1, frames * SAMPLES_PER_FRAME)
             # SpeechBrain's convention, used by the training loop and interfaces.
             assert vocoder(mel.transpose(1, 2)).shape == (1, 1, wave.shape[1])
+
+
+def _video_encoder_reference(enc, x, lens):
+    """The video encoder written the direct way: Conv3d front end over the
+    whole clip, batch norm on the 5-D tensor with the padding masked out."""
+    from speechbrain_v2s.nnet.normalization import valid_mask
+
+    mask = valid_mask(lens, x.shape[1])
+    five = x.transpose(1, 2) * mask[:, None, :, None, None]
+    five = enc.frontend_act(enc.frontend_norm(enc.frontend(five), mask=mask))
+    flat = enc.pool(five.transpose(1, 2)[mask])
+    feats = enc.proj(enc.trunk(flat).mean((2, 3)))
+    out = feats.new_zeros(x.shape[0], x.shape[1], feats.shape[-1])
+    out[mask] = feats
+    return out
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_video_encoder_frontend_equals_conv3d(training):
+    # The front end runs as a 2-D convolution over stacked neighbour frames
+    # (and, in eval mode, with its batch norm folded into the weights): the
+    # outputs, gradients and running statistics must be those of the Conv3d.
+    torch.manual_seed(0)
+    enc = VideoEncoder(out_channels=C, frontend_channels=6, resnet_width=4)
+    with torch.no_grad():  # non-trivial statistics for the eval-mode fold
+        enc.frontend_norm.running_mean_audio.uniform_(-1, 1)
+        enc.frontend_norm.running_var_audio.uniform_(0.5, 2)
+        enc.frontend_norm.weight.uniform_(0.5, 2)
+    twin = copy.deepcopy(enc)
+    enc.train(training)
+    twin.train(training)
+    x = torch.randn(2, 9, 1, 88, 88)
+    lens = torch.tensor([1.0, 0.6])
+    out, ref = enc(x, lens), _video_encoder_reference(twin, x, lens)
+    torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-4)
+    if training:
+        torch.testing.assert_close(
+            enc.frontend_norm.running_stats()[1], twin.frontend_norm.running_stats()[1]
+        )
+        out.square().sum().backward()
+        ref.square().sum().backward()
+        torch.testing.assert_close(
+            enc.frontend.weight.grad, twin.frontend.weight.grad, atol=1e-4, rtol=1e-3
+        )

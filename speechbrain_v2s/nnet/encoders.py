@@ -232,12 +232,52 @@ class VideoEncoder(nn.Module):
             stages.append(_resnet_layer(inplanes, planes, n_blocks, 1 if i == 0 else 2))
             inplanes = planes
         # Channels-last weights and inputs: oneDNN's fastest 2-D conv layout
-        # (about 20 % faster on CPU, and what tensor cores prefer).
-        self.trunk = nn.Sequential(*stages).to(memory_format=torch.channels_last)
+        # (about 20 % faster on CPU, and what tensor cores prefer). Not below
+        # 8 channels: torch 2.11's CPU backward of a channels-last 1x1
+        # stride-2 convolution (the stage-2 shortcut) with fewer than 8 input
+        # channels corrupts the heap (seen with widths 2 and 4).
+        self.memory_format = (
+            torch.channels_last if resnet_width >= 8 else torch.contiguous_format
+        )
+        self.trunk = nn.Sequential(*stages).to(memory_format=self.memory_format)
         self.proj = (
             nn.Identity()
             if inplanes == out_channels
             else nn.Linear(inplanes, out_channels)
+        )
+
+    def _frontend_2d(self, x, fold_norm=False):
+        """The 3-D front end on ``[B, C, T, H, W]`` as one 2-D convolution per
+        frame over its ``kt`` stacked neighbours → ``[B * T, C', H', W']``,
+        channels-last; with ``fold_norm``, the (eval-mode) batch norm after it
+        is applied through the convolution's weights.
+
+        The same sums as the Conv3d (zero padding in time included), but the
+        frames come out flat and channels-last, the layout the batch norm,
+        PReLU and max-pool after it are fastest in (on CPU the 3-D layout made
+        those three cost more than the convolution itself).
+        """
+        conv = self.frontend
+        kt, pad_t = conv.kernel_size[0], conv.padding[0]
+        batch, channels, frames = x.shape[:3]
+        x = nn.functional.pad(x, (0, 0, 0, 0, pad_t, pad_t))
+        stacked = x.unfold(2, kt, 1)  # [B, C, T, H, W, kt]
+        stacked = stacked.permute(0, 2, 1, 5, 3, 4).reshape(
+            batch * frames, channels * kt, *x.shape[3:]
+        )
+        weight = conv.weight.flatten(1, 2)  # [C', C * kt, kh, kw], same order
+        bias = conv.bias
+        if fold_norm:  # eval: the batch norm's affine map folded into the conv
+            scale, shift = self.frontend_norm.affine()
+            weight = weight * scale.view(-1, 1, 1, 1)
+            bias = shift if bias is None else bias * scale + shift
+        return nn.functional.conv2d(
+            stacked.contiguous(memory_format=torch.channels_last),
+            weight.contiguous(memory_format=torch.channels_last),
+            bias,
+            conv.stride[1:],
+            conv.padding[1:],
+            conv.dilation[1:],
         )
 
     def forward(self, x, lens=None):
@@ -247,16 +287,15 @@ class VideoEncoder(nn.Module):
         batch, frames = x.shape[:2]
         mask = valid_mask(lens, frames)
         x = _apply_mask(x.transpose(1, 2), mask)  # [B, 1, T, H, W]
-        x = self.frontend(x)
-        x = self.frontend_act(self.frontend_norm(x, mask=mask))
-        x = x.transpose(1, 2)  # [B, T, C, H, W]
-        if mask is None:
-            flat = x.reshape(batch * frames, *x.shape[2:])
-        else:
-            flat = x[mask]
-        flat = self.pool(flat).contiguous(memory_format=torch.channels_last)
-        feats = self.trunk(flat).mean((2, 3))
-        feats = self.proj(feats)
+        fold = not self.frontend_norm.training  # eval statistics: foldable
+        flat = self._frontend_2d(x, fold_norm=fold)  # [B * T, C, H, W]
+        if mask is not None:
+            flat = flat[mask.reshape(-1)]  # valid frames: the statistics' set
+        if not fold:
+            flat = self.frontend_norm(flat)
+        flat = self.pool(self.frontend_act(flat))
+        feats = self.trunk(flat.contiguous(memory_format=self.memory_format))
+        feats = self.proj(feats.mean((2, 3)))
         if mask is None:
             return feats.reshape(batch, frames, -1)
         out = feats.new_zeros(batch, frames, feats.shape[-1])

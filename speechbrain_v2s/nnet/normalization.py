@@ -213,11 +213,29 @@ class CrossModalBatchNorm(nn.Module):
                     running_mean.lerp_(mean.detach().to(running_mean), self.momentum)
                     running_var.lerp_(unbiased.detach().to(running_var), self.momentum)
                     tracked.add_(1)
-        scale = self.weight * torch.rsqrt(var + self.eps)
-        shift = self.bias - mean * scale
+        scale, shift = self.affine(mean, var)
         shape = [1] * x.dim()
         shape[axis] = self.num_features
         return x * scale.to(x.dtype).view(shape) + shift.to(x.dtype).view(shape)
+
+    def affine(self, mean=None, var=None):
+        """``(scale, shift)`` with ``y = x * scale + shift`` per channel, from
+        ``mean`` and ``var`` (default: the active running statistics), so
+        that a layer before it can absorb the normalisation in eval mode.
+
+        Example
+        -------
+        >>> import torch
+        >>> bn = CrossModalBatchNorm(2).eval()
+        >>> x = torch.randn(3, 2)
+        >>> scale, shift = bn.affine()
+        >>> torch.allclose(bn(x), x * scale + shift)
+        True
+        """
+        if mean is None or var is None:
+            mean, var, _ = self.running_stats()
+        scale = self.weight * torch.rsqrt(var + self.eps)
+        return scale, self.bias - mean * scale
 
     @torch.no_grad()
     def seed_statistics(self, source=None, targets=None):

@@ -56,6 +56,10 @@ TRACK_INDICES = tuple(range(27, 48))
 # dlib's face detector runs on every DEFAULT_DETECT_EVERY-th frame (0.4 s at
 # 25 fps) and the landmarks are tracked in between; see DlibDetector.
 DEFAULT_DETECT_EVERY = 10
+# Landmarks are fitted on every DEFAULT_FIT_EVERY-th tracked frame and
+# interpolated in between: dlib's fit (4 ms, holding the GIL) was most of the
+# preprocessing time, and the crops follow smoothed landmarks anyway.
+DEFAULT_FIT_EVERY = 2
 # Mirror partner of each iBUG-68 point (left <-> right of the face).
 MIRROR_68 = (
     tuple(range(16, -1, -1))
@@ -308,6 +312,23 @@ def _patch_correlation(a, b):
     return float(np.vdot(a, b) / denom) if denom > 0 else 0.0
 
 
+def _overlap(a, b):
+    """Intersection over union of two faces' boxes.
+
+    Example
+    -------
+    >>> box = np.array([0.0, 0.0, 10.0, 10.0])
+    >>> _overlap(FaceDetection(1, None, box), FaceDetection(1, None, box + 5))
+    0.14285714285714285
+    """
+    (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1) = a.box, b.box
+    inter = max(0.0, min(ax1, bx1) - max(ax0, bx0)) * max(
+        0.0, min(ay1, by1) - max(ay0, by0)
+    )
+    union = (ax1 - ax0) * (ay1 - ay0) + (bx1 - bx0) * (by1 - by0) - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
 class _FaceDetectorPool:
     """dlib's HOG face detector, safe to run from several threads at once.
 
@@ -359,8 +380,9 @@ class DlibDetector(LandmarkDetector):
     intensities only; HOG on gray finds the same faces). :meth:`detect_video`, used
     by :func:`~speechbrain_v2s.video.mouth_roi.extract_mouth_roi`, runs the face
     detector (about 19 ms on a 512x512 frame) only every ``detect_every`` frames; in
-    between, the landmarks are fitted once (about 3 ms) in the detector box carried
-    along by the previous frame's eye and nose points. A refit is dropped, and the
+    between, the landmarks are fitted once (about 4 ms) in the detector box carried
+    along by the previous frame's eye and nose points, on every ``fit_every``-th
+    frame, and interpolated on the frames between. A refit is dropped, and the
     detector runs on that frame, when it jumps implausibly or its face patch stops
     looking like the one last detected.
 
@@ -390,6 +412,10 @@ class DlibDetector(LandmarkDetector):
         resolution); when nothing is found there, the full frame is searched.
         Only faces of at least ``80 * short side / detect_side`` px are found in
         the shrunk copy, e.g. 160 px in 1080p video. None: never shrink.
+    fit_every : int
+        In :meth:`detect_video`, fit the landmarks of a tracked face on every
+        ``fit_every``-th frame and interpolate them in between (default
+        :data:`DEFAULT_FIT_EVERY`; 1 = fit every frame, about 1.5x slower).
 
     Example
     -------
@@ -411,6 +437,7 @@ class DlibDetector(LandmarkDetector):
         max_faces=4,
         detect_every=None,
         detect_side=540,
+        fit_every=None,
     ):
         try:
             import dlib
@@ -439,6 +466,9 @@ class DlibDetector(LandmarkDetector):
             detect_every = DEFAULT_DETECT_EVERY
         self.detect_every = max(1, int(detect_every))
         self.detect_side = detect_side
+        if fit_every is None:
+            fit_every = DEFAULT_FIT_EVERY
+        self.fit_every = max(1, int(fit_every))
 
     def _boxes(self, gray):
         """Face boxes ``[N, 4]`` (x0, y0, x1, y1) and scores, unsorted."""
@@ -513,6 +543,35 @@ class DlibDetector(LandmarkDetector):
             return None  # implausible jump: the face was probably lost
         return FaceDetection(anchor.score, points, box)
 
+    def _next_faces(self, gray, track):
+        """Faces of one frame given the tracking state ``track`` (the last
+        fitted face, its anchor detection and face patch, frames since that
+        detection): the tracked face refitted, or a fresh detection."""
+        previous, anchor, patch, since = track
+        if previous is not None and since < self.detect_every:
+            refit = self._refit(gray, previous, anchor)
+            if refit is not None:
+                if _patch_correlation(patch, face_patch(gray, refit)) > 0.6:
+                    return [refit], track
+        faces = self.detect(gray)
+        anchor = faces[0] if faces else None
+        patch = face_patch(gray, anchor) if faces else None
+        return faces, (previous, anchor, patch, 0)
+
+    def _between(self, gray, weight, before, after, track):
+        """A skipped frame's faces: landmarks interpolated between the fitted
+        faces ``before`` and ``after`` when both exist, overlap and the result
+        still frames the tracked face; otherwise a fit of its own."""
+        if before is not None and after is not None and _overlap(before, after) > 0.5:
+            face = FaceDetection(
+                before.score,
+                (1 - weight) * before.landmarks + weight * after.landmarks,
+                (1 - weight) * before.box + weight * after.box,
+            )
+            if _patch_correlation(track[2], face_patch(gray, face)) > 0.6:
+                return [face]
+        return self._next_faces(gray, track)[0]
+
     def detect_video(self, frames):
         """Per-frame faces; the detector runs every ``detect_every`` frames.
 
@@ -520,6 +579,10 @@ class DlibDetector(LandmarkDetector):
         landmark fit per frame, see :meth:`_refit`) while the face patch its
         landmarks frame still looks like the one last detected (normalised
         correlation above 0.6); otherwise the detector runs on that frame.
+        With ``fit_every = k > 1``, landmarks are fitted on every ``k``-th
+        tracked frame only and interpolated linearly in between, each
+        interpolated face checked against the face patch (a frame that fails
+        the check gets its own fit or detection).
 
         Example
         -------
@@ -528,28 +591,35 @@ class DlibDetector(LandmarkDetector):
         """
         if self.detect_every <= 1:
             return super().detect_video(frames)
-        out, previous, anchor, patch, since = [], None, None, None, 0
-        for frame in frames:
+        out, skipped = [], []  # skipped: (index, gray, state) awaiting a fit
+        track, last = (None, None, None, 0), None  # last: index of last fit
+        for index, frame in enumerate(frames):
             gray = _to_gray(_as_uint8_image(frame))
-            faces = None
-            if previous is not None and since < self.detect_every:
-                refit = self._refit(gray, previous, anchor)
-                if refit is not None:
-                    similarity = _patch_correlation(patch, face_patch(gray, refit))
-                    faces = [refit] if similarity > 0.6 else None
-            if faces is None:
-                faces = self.detect(gray)
-                anchor = faces[0] if faces else None
-                patch = face_patch(gray, anchor) if faces else None
-                since = 0
-            since += 1
+            previous, anchor, patch, since = track
+            if (
+                previous is not None
+                and since < self.detect_every
+                and index - last < self.fit_every
+                and index + 1 < len(frames)
+            ):
+                skipped.append((index, gray, track))
+                out.append(None)
+                track = (previous, anchor, patch, since + 1)
+                continue
+            faces, track = self._next_faces(gray, track)
+            after = faces[0] if faces else None
+            for j, gray_j, state in skipped:
+                weight = (j - last) / (index - last)
+                out[j] = self._between(gray_j, weight, state[0], after, state)
             out.append(faces)
-            previous = faces[0] if faces else None
+            skipped, last = [], index
+            track = (after,) + track[1:3] + (track[3] + 1,)
         return out
 
     def __repr__(self):
         return (
-            f"DlibDetector(upsample={self.upsample}, detect_every={self.detect_every})"
+            f"DlibDetector(upsample={self.upsample}, "
+            f"detect_every={self.detect_every}, fit_every={self.fit_every})"
         )
 
 
