@@ -82,7 +82,7 @@ def test_short_input_is_one_pass(model_dir, tmp_path, encode_frames):
     """Up to ``chunk_frames`` frames, streaming in small blocks is one model
     pass, also with the video encoder run on 12 frames at a time."""
     v2s = _load(model_dir, tmp_path, chunk_frames=50, chunk_overlap=10)
-    v2s.hparams.encode_frames = encode_frames  # not in exported YAMLs (default 50)
+    v2s.hparams.encode_frames = encode_frames  # not in exported YAMLs (default 125)
     rois = torch.randn(1, 37, 1, 88, 88, generator=torch.Generator().manual_seed(2))
     with torch.no_grad():
         streamed = v2s._synthesize_stream(rois[:, s : s + 5] for s in range(0, 37, 5))
