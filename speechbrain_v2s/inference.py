@@ -295,7 +295,8 @@ class VideoToSpeech(_SynthesisMixin, Pretrained):
     ``chunk_frames`` (250: videos longer than this are synthesised in
     overlapping chunks, bounding memory) and ``chunk_overlap`` (25 frames,
     cross-faded), ``encode_frames`` (125: most frames the video encoder takes at
-    once), ``roi_detector`` ("auto").
+    once), ``roi_detector`` ("auto"), ``fold_batch_norm`` (True: see
+    :meth:`VideoEncoder.fold_batch_norm`).
 
     Example
     -------
@@ -306,6 +307,17 @@ class VideoToSpeech(_SynthesisMixin, Pretrained):
 
     HPARAMS_NEEDED = ["roi_mean", "roi_std"]
     MODULES_NEEDED = ["model"]
+
+    def _prepare_modules(self, freeze_params):
+        """SpeechBrain's preparation (eval mode, frozen parameters), then, for
+        a frozen model unless ``fold_batch_norm: False``, the video encoder's
+        batch norms folded into its convolutions (faster; the loaded model is
+        then for inference only)."""
+        super()._prepare_modules(freeze_params)
+        encoder = getattr(self.mods.model, "encoder", None)
+        fold = getattr(self.hparams, "fold_batch_norm", True)
+        if freeze_params and fold and hasattr(encoder, "fold_batch_norm"):
+            encoder.fold_batch_norm()
 
     def prepare_frames(self, frames):
         """uint8 mouth crops ``[T, H, W]`` → normalised ``[1, T, 1, 88, 88]``."""

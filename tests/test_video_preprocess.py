@@ -75,18 +75,20 @@ def test_batch_reports_bad_files_and_resumes(dataset, tmp_path):
     assert len(_read_report(report_path(out))) == 2
 
 
-def test_detect_every_option_and_fast_default_agree(tmp_path):
+def test_detect_and_fit_every_options_and_fast_default_agree(tmp_path):
     src = tmp_path / "in"
     _face_video(src / "talk.mp4", num=12, shift=-6)  # moves 1 px per frame
-    centres = {}
-    for flag in ([], ["--detect-every", "1"]):
-        out = tmp_path / f"out{len(flag)}"
+    centres = []
+    for flag in ([], ["--detect-every", "1"], ["--fit-every", "1"]):
+        out = tmp_path / f"out{len(centres)}"
         assert main([str(src), "-o", str(out), "--detector", "dlib"] + flag) == 0
         frames, meta = load_roi(out / "talk.npz")
         assert frames.shape == (12, 96, 96) and meta["missing_ratio"] == 0.0
-        centres[len(flag)] = np.array(meta["mouth_centres"])
-    # Tracking between detections (default) vs. detecting in every frame.
-    assert np.hypot(*(centres[0] - centres[2]).T).max() < 1.5
+        centres.append(np.array(meta["mouth_centres"]))
+    # Tracking between detections with landmarks fitted on every 2nd frame
+    # (default) vs. detecting in every frame, and vs. fitting every frame.
+    for other in centres[1:]:
+        assert np.hypot(*(centres[0] - other).T).max() < 1.5
     assert np.allclose(np.diff(centres[0][:, 0]), 1.0, atol=0.5)
 
 

@@ -647,7 +647,7 @@ class HaarDetector(LandmarkDetector):
     detect_side : int or None
         The face cascade runs on a copy shrunk so that its short side is at most
         this (faster; faces stay well above the cascade's 24 px window).
-    detect_every : int
+    detect_every, fit_every : int
         Accepted for the same options as dlib and ignored: the cascade is the
         only step, there is nothing cheaper to run in between.
 
@@ -671,6 +671,7 @@ class HaarDetector(LandmarkDetector):
         use_eyes=True,
         detect_side=360,
         detect_every=1,
+        fit_every=1,
     ):
         if not hasattr(cv2, "CascadeClassifier") or not hasattr(cv2, "data"):
             raise DetectorUnavailableError(
