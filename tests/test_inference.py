@@ -253,3 +253,28 @@ def test_crossfade_joiner_matches_explicit_fades():
     assert torch.equal(crossfade_concat([a, b, c], 3), out)
     with pytest.raises(ValueError, match="no pieces"):
         CrossfadeJoiner(3).finish()
+
+
+def test_loaded_video_encoder_is_folded_unless_trainable(model_dir, tmp_path):
+    """``from_hparams`` folds the video encoder's batch norms of a frozen
+    model; with ``freeze_params=False`` they stay, and the outputs agree."""
+    folded = _load(model_dir, tmp_path)
+    trainable = VideoToSpeech.from_hparams(
+        source=str(model_dir), savedir=str(tmp_path / "loaded"), freeze_params=False
+    )
+
+    def norms(v2s):
+        return sum(
+            isinstance(m, torch.nn.BatchNorm2d)
+            for m in v2s.mods.model.encoder.modules()
+        )
+
+    assert norms(folded) == 0 and norms(trainable) > 0
+    trainable.mods.eval()
+    rois = torch.randn(1, 9, 1, 88, 88)
+    torch.testing.assert_close(
+        folded.synthesize_batch(rois)[0],
+        trainable.synthesize_batch(rois)[0],
+        atol=1e-5,
+        rtol=0,
+    )

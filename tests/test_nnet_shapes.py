@@ -242,3 +242,22 @@ def test_video_encoder_frontend_equals_conv3d(training):
         torch.testing.assert_close(
             enc.frontend.weight.grad, twin.frontend.weight.grad, atol=1e-4, rtol=1e-3
         )
+
+
+def test_video_encoder_fold_batch_norm_keeps_eval_outputs():
+    torch.manual_seed(1)
+    enc = VideoEncoder(out_channels=C, frontend_channels=8, resnet_width=8)
+    with torch.no_grad():  # trained-looking statistics and affine maps
+        for norm in enc.trunk.modules():
+            if isinstance(norm, torch.nn.BatchNorm2d):
+                norm.running_mean.uniform_(-1, 1)
+                norm.running_var.uniform_(0.5, 2)
+                norm.weight.uniform_(0.5, 1.5)
+                norm.bias.uniform_(-0.5, 0.5)
+    enc.eval()
+    x = torch.randn(2, 6, 1, 88, 88)
+    lens = torch.tensor([1.0, 0.5])
+    before = enc(x, lens)
+    enc.fold_batch_norm()
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in enc.modules())
+    torch.testing.assert_close(enc(x, lens), before, atol=1e-5, rtol=1e-4)
