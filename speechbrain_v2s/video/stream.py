@@ -170,8 +170,10 @@ def iter_video_chunks(path, chunk=250, target_fps=25.0, grayscale=False):
 class ThreadedDetector:
     """Run a landmark detector on contiguous parts of a video in threads.
 
-    dlib and OpenCV release the GIL while they work, so ``threads`` parts are
-    detected in parallel on as many cores. Per-frame results equal the
+    dlib's face detector and OpenCV release the GIL while they work, so those
+    parts of ``threads`` pieces run in parallel on as many cores; dlib's
+    landmark fit holds it (two threads fit no faster than one), one reason it
+    runs on every 2nd tracked frame only (``fit_every``). Per-frame results equal the
     wrapped detector's (a backend that tracks between frames, such as dlib
     with ``detect_every > 1``, restarts its tracking at each part).
 
