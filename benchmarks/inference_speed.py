@@ -261,19 +261,14 @@ def main(argv=None):
     fresh = {}
 
     def publish(final=False):
-        text = report(args, times, lengths + (long_seconds,), fresh, frames)
-        text = text.replace(
-            "{HEADER}",
-            machine_line(
-                args.threads,
-                load_start,
-                f"total run time {(time.perf_counter() - began) / 60:.0f} min"
-                + ("" if final else " (still running: rows are filled in as measured)"),
-            ),
+        # after each stage: a stopped run leaves its rows
+        return _publish(
+            report(args, times, lengths + (long_seconds,), fresh, frames),
+            args,
+            load_start,
+            f"total run time {(time.perf_counter() - began) / 60:.0f} min"
+            + ("" if final else " (still running: rows are filled in as measured)"),
         )
-        if not args.no_write:
-            write_section(text)  # after each stage: a stopped run leaves its rows
-        return text
 
     # One measurement at a time: on 2 cores anything running beside a
     # measurement would be in its figure.
@@ -321,19 +316,20 @@ def main(argv=None):
     print(publish(final=True))
 
 
-def publish_face(args, rows, load_start, began):
-    """Write (unless ``--no-write``) and print the raw face section."""
-    text = face_report(args, rows).replace(
-        "{HEADER}",
-        machine_line(
-            args.threads,
-            load_start,
-            f"{(time.perf_counter() - began) / 60:.1f} min with the model export",
-        ),
-    )
+def _publish(text, args, load_start, extra):
+    """``text`` with its ``{HEADER}`` filled in by :func:`machine_line`,
+    written to RESULTS.md unless ``--no-write``."""
+    text = text.replace("{HEADER}", machine_line(args.threads, load_start, extra))
     if not args.no_write:
         write_section(text)
-    print(text)
+    return text
+
+
+def publish_face(args, rows, load_start, began):
+    """Write (unless ``--no-write``) and print the raw face section."""
+    minutes = (time.perf_counter() - began) / 60
+    extra = f"{minutes:.1f} min since the benchmark started"
+    print(_publish(face_report(args, rows), args, load_start, extra))
 
 
 MEMORY_SECTION = "## Peak memory on a 10-minute video (VideoToSpeech)"
@@ -354,8 +350,7 @@ def memory_only(args):
         )
         assert rows[config]["samples"] == frames * 960, (config, rows[config])
         print(config, rows[config], flush=True)
-    policy = os.environ.get("OMP_WAIT_POLICY")
-    env = f"OMP_WAIT_POLICY={policy} " if policy else ""
+    env = _env()
     lines = [
         MEMORY_SECTION,
         "",

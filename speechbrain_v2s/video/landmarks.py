@@ -415,7 +415,8 @@ class DlibDetector(LandmarkDetector):
     fit_every : int
         In :meth:`detect_video`, fit the landmarks of a tracked face on every
         ``fit_every``-th frame and interpolate them in between (default
-        :data:`DEFAULT_FIT_EVERY`; 1 = fit every frame, about 1.5x slower).
+        :data:`DEFAULT_FIT_EVERY`; 1 = fit every frame: preprocessing about 1.2x
+        slower, see benchmarks/RESULTS.md).
 
     Example
     -------

@@ -598,7 +598,7 @@ def _build_parser():
         type=int,
         default=None,
         help="dlib: fit landmarks on every N-th tracked frame, interpolated in "
-        "between (default 2; 1 = every frame, about 1.5x slower)",
+        "between (default 2; 1 = every frame, about 1.2x slower)",
     )
     parser.add_argument("--data-root", default=None, help="value of {data_root}")
     parser.add_argument("--overwrite", action="store_true", help="redo existing files")
