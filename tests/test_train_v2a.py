@@ -83,8 +83,6 @@ def work(tmp_path_factory):
             UTTERANCES,
             "--num_speakers",
             SPEAKERS,
-            # joint also checks a constant learning rate (lr_final_scale 1)
-            *(["--lr_final_scale", 1.0] if strategy == "joint" else []),
             cwd=root,
         )
         runs[strategy] = out
@@ -115,7 +113,10 @@ def test_lr_falls_linearly_to_lr_final_scale(work):
     assert len(decayed) == 3
     assert decayed[0] > decayed[1] > decayed[2]
     assert decayed[-1] == pytest.approx(0.002 * 0.1, rel=0.01)  # lr x lr_final_scale
-    assert lrs("joint") == [0.002] * 3  # lr_final_scale 1.0: constant
+    # joint runs the same schedule (at a constant lr, 1 of ~5 runs of its
+    # 3 toy epochs ended above where it began: lr_final_scale 1.0 is checked
+    # in test_recipe_hparams.py instead)
+    assert lrs("joint") == decayed
 
 
 def test_joint_trains_both_paths_with_two_bn_statistics(work):
