@@ -40,7 +40,7 @@ sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 from recipe_runs import subprocess_env  # noqa: E402
 from results_md import machine_line, write_section  # noqa: E402
 
-SECTION = "## Fine-tuning strategies at toy scale (synthetic corpus)"
+SECTION = "## Fine-tuning strategies at toy scale (synthetic corpus, {families})"
 STRATEGIES = ("scratch", "init")
 UNSEEN_SEED = 4321
 LAST = 5
@@ -216,7 +216,8 @@ def main(argv=None):
     if args.lr_final_scale != 1.0:
         schedule = f" --lr-final-scale {args.lr_final_scale:g}"
     lines = [
-        SECTION + (f", lr decayed to x{args.lr_final_scale:g}" if schedule else ""),
+        SECTION.format(families=", ".join(args.families))
+        + (f", lr decayed to x{args.lr_final_scale:g}" if schedule else ""),
         "",
         machine_line(extra=f"{args.jobs} runs at a time, 1 thread each"),
         f"- Seeds {args.seeds}. A2A: {args.a2a_epochs} epochs on "
@@ -228,10 +229,16 @@ def main(argv=None):
         "voices and faces (neutral speaker identity).",
         "- `init` loads the A2A temporal module and decoder (cross-modal batch "
         "norm: the audio statistics seed the video set); `scratch` starts from "
-        "random weights. Mel-family STOI/ESTOI are computed on Griffin-Lim "
-        "waveforms of the predicted mel (no vocoder at this size), so they stay "
-        "near the floor of unrelated signals (~0.4 / ~0); mel L1 is the "
-        "training objective.",
+        "random weights."
+        + (
+            " Mel-family STOI/ESTOI are computed on Griffin-Lim waveforms of the "
+            "predicted mel (no vocoder at this size), so they stay near the floor "
+            "of unrelated signals (~0.4 / ~0); mel L1 is the training objective."
+            if any("mel" in fam for fam in args.families)
+            else " Waveform family: mel L1 is that of the generated waveform's "
+            "mel spectrogram against the target's (one of the generator's "
+            "losses, beside the adversarial ones)."
+        ),
         "",
         "| family | strategy | " + " | ".join(c[1] for c in columns) + " |",
         "|---|---|" + "---|" * len(columns),

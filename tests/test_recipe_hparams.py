@@ -50,14 +50,24 @@ def test_recipe_yaml_loads(path, tmp_path):
         )
 
 
-@pytest.mark.parametrize("final_scale, last", [(1.0, 0.002), (0.1, 0.0002)])
-def test_synthetic_v2a_lr_schedule(tmp_path, final_scale, last):
-    # The per-epoch schedule the Brain steps: lr_final_scale 1.0 keeps the lr
+@pytest.mark.parametrize("final_scale", [1.0, 0.1])
+@pytest.mark.parametrize(
+    "family, schedulers",
+    [
+        ("tiny_mel", {"sch_class": "lr"}),
+        (
+            "tiny_wave",
+            {"sch_class": "lr", "sch_class_discriminator": "lr_discriminator"},
+        ),
+    ],
+)
+def test_synthetic_v2a_lr_schedule(tmp_path, family, schedulers, final_scale):
+    # The per-epoch schedules the Brain steps: lr_final_scale 1.0 keeps each lr
     # constant, 0.1 brings it to a tenth by the last epoch (end to end, the
     # decay is checked in test_train_v2a.py).
     import torch
 
-    path = os.path.join(RECIPES, "Synthetic", "V2A", "hparams", "tiny_mel.yaml")
+    path = os.path.join(RECIPES, "Synthetic", "V2A", "hparams", f"{family}.yaml")
     overrides = {
         "data_folder": "/data/x",
         "output_folder": str(tmp_path),
@@ -66,11 +76,14 @@ def test_synthetic_v2a_lr_schedule(tmp_path, final_scale, last):
     }
     with open(path, encoding="utf-8") as handle:
         hparams = load_hyperpyyaml(handle, overrides)
-    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=hparams["lr"])
-    scheduler = hparams["sch_class"](optimizer)
-    lrs = []
-    for _ in range(3):
-        scheduler.step()  # once per epoch, as at each epoch's end
-        lrs.append(optimizer.param_groups[0]["lr"])
-    assert lrs[-1] == pytest.approx(last)
-    assert (lrs == [0.002] * 3) == (final_scale == 1.0)
+    for sch_key, lr_key in schedulers.items():
+        start = hparams[lr_key]
+        param = torch.zeros(1, requires_grad=True)
+        optimizer = torch.optim.SGD([param], lr=start)
+        scheduler = hparams[sch_key](optimizer)
+        lrs = []
+        for _ in range(3):
+            scheduler.step()  # once per epoch, as at each epoch's end
+            lrs.append(optimizer.param_groups[0]["lr"])
+        assert lrs[-1] == pytest.approx(start * final_scale), sch_key
+        assert (lrs == [start] * 3) == (final_scale == 1.0), sch_key

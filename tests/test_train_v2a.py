@@ -113,17 +113,24 @@ def test_lr_falls_linearly_to_lr_final_scale(work):
     assert len(decayed) == 3
     assert decayed[0] > decayed[1] > decayed[2]
     assert decayed[-1] == pytest.approx(0.002 * 0.1, rel=0.01)  # lr x lr_final_scale
-    # joint runs the same schedule (at a constant lr, 1 of ~5 runs of its
-    # 3 toy epochs ended above where it began: lr_final_scale 1.0 is checked
-    # in test_recipe_hparams.py instead)
+    # joint runs the same schedule (lr_final_scale 1.0 is checked on the
+    # YAML's scheduler in test_recipe_hparams.py)
     assert lrs("joint") == decayed
 
 
 def test_joint_trains_both_paths_with_two_bn_statistics(work):
-    rows = _epochs(work["joint"])
-    first, last = rows[0]["train"], rows[-1]["train"]
-    assert last["mel_l1"] < first["mel_l1"]  # video path
-    assert last["a2a_mel_l1"] < first["a2a_mel_l1"]  # audio path (Algorithm 1)
+    # Both paths' losses on the fixed validation set (whole utterances), from
+    # the untrained model's (epoch 0) to the last epoch's: a steadier measure
+    # than the train loss of 10 random crops per epoch, which can rise from one
+    # toy epoch to the next while the model improves.
+    rows = read_train_log(work["joint"] / "train_log.txt")
+    valid = [r["valid"] for r in rows if r.get("valid") and "epoch" in r]
+    assert rows[0]["epoch"] == 0 and len(valid) == 4
+    first, last = valid[0], valid[-1]
+    assert last["mel_l1"] < first["mel_l1"] - 0.2  # video path
+    assert last["a2a_mel_l1"] < first["a2a_mel_l1"] - 0.2  # audio path (Algorithm 1)
+    train = [r["train"] for r in _epochs(work["joint"])]
+    assert min(t["mel_l1"] for t in train[1:]) < train[0]["mel_l1"]
     ckpts = sorted(glob.glob(str(work["joint"] / "save" / "CKPT*")))
     state = torch.load(os.path.join(ckpts[-1], "model.ckpt"), map_location="cpu")
     pairs = [

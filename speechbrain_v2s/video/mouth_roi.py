@@ -601,24 +601,25 @@ def centre_crop(frames, size=CROP_SIZE):
 
 
 def _randint(high, generator):
-    """Integer in [0, high] from a numpy or torch generator (or numpy's default)."""
+    """Integer in [0, high] from a numpy or torch generator; without one, from
+    torch's global generator, which the recipes' ``seed`` sets (a fresh numpy
+    generator here made training runs differ from one launch to the next)."""
     if high <= 0:
         return 0
-    if generator is not None and type(generator).__module__.startswith("torch"):
-        import torch  # only when the caller already works with torch
+    if generator is None or type(generator).__module__.startswith("torch"):
+        import torch  # training already runs on torch
 
         return int(torch.randint(0, high + 1, (1,), generator=generator))
-    rng = generator if generator is not None else np.random.default_rng()
-    return int(rng.integers(0, high + 1))
+    return int(generator.integers(0, high + 1))
 
 
 def _random(generator):
-    if generator is not None and type(generator).__module__.startswith("torch"):
+    """Float in [0, 1), from the same sources as :func:`_randint`."""
+    if generator is None or type(generator).__module__.startswith("torch"):
         import torch
 
         return float(torch.rand(1, generator=generator))
-    rng = generator if generator is not None else np.random.default_rng()
-    return float(rng.random())
+    return float(generator.random())
 
 
 def random_crop(frames, size=CROP_SIZE, generator=None):
@@ -631,7 +632,8 @@ def random_crop(frames, size=CROP_SIZE, generator=None):
     size : int
         Crop side.
     generator : numpy.random.Generator or torch.Generator, optional
-        Source of randomness (reproducible runs pass one).
+        Source of randomness (default: torch's global generator, so a seeded
+        run crops the same way every time).
 
     Example
     -------
