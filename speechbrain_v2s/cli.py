@@ -61,7 +61,27 @@ def _output_path(video, args, batch):
 
 
 def synthesize_main(argv=None):
-    """``v2s-synthesize VIDEO... [-o OUT] [--model SOURCE] [--mux OUT.mp4]``."""
+    """``v2s-synthesize VIDEO... [-o OUT] [--model SOURCE] [--mux OUT.mp4]``.
+
+    Returns the exit code; inputs are checked before the model is loaded.
+
+    Example
+    -------
+    >>> import contextlib, io, os, tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> err = io.StringIO()
+    >>> with contextlib.redirect_stderr(err):
+    ...     synthesize_main(["--model", "user/v2s", d])  # a folder without videos
+    2
+    >>> for name in ("a.mp4", "b.mp4"):
+    ...     open(os.path.join(d, name), "w").close()
+    >>> with contextlib.redirect_stderr(err):
+    ...     synthesize_main(["--model", "user/v2s", d, "--mux", "out.mp4"])
+    2
+    >>> print(err.getvalue(), end="")
+    error: no input videos found
+    error: --mux takes a single input video
+    """
     parser = argparse.ArgumentParser(
         prog="v2s-synthesize",
         description="Speech from silent talking-face video (24 kHz wav).",
@@ -133,7 +153,20 @@ def synthesize_main(argv=None):
 
 
 def export_main(argv=None):
-    """``v2s-export RUN_FOLDER OUT_DIR [--kind v2a|a2a|vocoder] [--vocoder X]``."""
+    """``v2s-export RUN_FOLDER OUT_DIR [--kind v2a|a2a|vocoder] [--vocoder X]``.
+
+    Returns the exit code: 2, with one line on stderr, for an unusable run.
+
+    Example
+    -------
+    >>> import contextlib, io, tempfile
+    >>> not_a_run, err = tempfile.mkdtemp(), io.StringIO()
+    >>> with contextlib.redirect_stderr(err):
+    ...     export_main([not_a_run, tempfile.mkdtemp(), "--kind", "a2a"])
+    2
+    >>> print(err.getvalue(), end="")  # doctest: +ELLIPSIS
+    error: /...: no hyperparams.yaml (not a run folder)
+    """
     from speechbrain_v2s.export import KINDS, export_model
 
     parser = argparse.ArgumentParser(
@@ -167,7 +200,25 @@ def export_main(argv=None):
 
 
 def upload_main(argv=None):
-    """``v2s-upload FOLDER USER/REPO [--private] [--dry-run]``."""
+    """``v2s-upload FOLDER USER/REPO [--private] [--dry-run]``.
+
+    Returns the exit code; ``--dry-run`` lists the files and sends nothing.
+
+    Example
+    -------
+    >>> import contextlib, io, os, tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> _ = open(os.path.join(d, "hyperparams.yaml"), "w").write("x: 1\\n")
+    >>> upload_main([d, "user/model", "--dry-run"])
+    would upload hyperparams.yaml (5 bytes)
+    0
+    >>> err = io.StringIO()
+    >>> with contextlib.redirect_stderr(err):
+    ...     upload_main([tempfile.mkdtemp(), "user/model", "--dry-run"])
+    2
+    >>> print(err.getvalue(), end="")  # doctest: +ELLIPSIS
+    error: upload to user/model failed: ...: no hyperparams.yaml (export it first)
+    """
     from speechbrain_v2s.hub import upload_folder
 
     parser = argparse.ArgumentParser(

@@ -1027,7 +1027,37 @@ def _safe_name(text):
 
 
 def run(args):
-    """Run the evaluation for parsed ``args``; returns ``{system: summary}``."""
+    """Run the evaluation for parsed ``args``; returns ``{system: summary}``.
+
+    Writes ``per_utterance.csv`` and ``summary.json``/``.md``/``.tex`` to
+    ``args.out`` and prints the Markdown table.
+
+    Example
+    -------
+    >>> import contextlib, io, os, tempfile, torch
+    >>> from speechbrain_v2s.audio.io import write_audio
+    >>> root = tempfile.mkdtemp()
+    >>> t = torch.arange(12000) / 24000
+    >>> wav = 0.3 * torch.sin(2 * 3.1416 * 220 * t)
+    >>> for d in ("ref", "gen"):
+    ...     write_audio(os.path.join(root, d, "u1.wav"), wav)
+    >>> out = os.path.join(root, "results")
+    >>> args = _parser().parse_args(["--ref-dir", os.path.join(root, "ref"),
+    ...     "--gen-dir", os.path.join(root, "gen"), "--system", "Copy",
+    ...     "--out", out, "--no-progress"])
+    >>> with contextlib.redirect_stdout(io.StringIO()) as table:
+    ...     summaries = run(args)
+    >>> s = summaries["Copy"]
+    >>> s["utterances"], s["failed"], s["stoi"]["mean"] > 0.99
+    (1, 0, True)
+    >>> "| Copy |" in table.getvalue(), sorted(os.listdir(out))
+    (True, ['per_utterance.csv', 'summary.json', 'summary.md', 'summary.tex'])
+    >>> args.system = ["A", "B"]  # two names for one --gen-dir
+    >>> run(args)
+    Traceback (most recent call last):
+    ...
+    speechbrain_v2s.evaluation.EvaluationError: 2 --system names for 1 --gen-dir folders
+    """
     from speechbrain_v2s.asr import TranscriberError, make_transcriber
 
     names = _system_names(args)

@@ -52,7 +52,14 @@ LEGACY_FILES = ("model.ckpt", "vocoder.ckpt", "a2a_decoder.ckpt")
 
 
 def strip_prefix(state, prefix):
-    """Entries of ``state`` under ``prefix``, with the prefix removed."""
+    """Entries of ``state`` under ``prefix``, with the prefix removed.
+
+    Example
+    -------
+    >>> state = {"model.encoder.w": 1, "model.decoder.b": 2, "a2a_encoder.w": 3}
+    >>> strip_prefix(state, "model.")
+    {'encoder.w': 1, 'decoder.b': 2}
+    """
     return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
 
 
@@ -64,7 +71,22 @@ def _yaml():
 
 
 def read_run_hparams(run_folder):
-    """The resolved training YAML of a run (round-trip: tags kept)."""
+    """The resolved training YAML of a run (round-trip: tags kept).
+
+    Example
+    -------
+    >>> import os, tempfile
+    >>> run = tempfile.mkdtemp()
+    >>> with open(os.path.join(run, "hyperparams.yaml"), "w") as f:
+    ...     _ = f.write("seed: 3\\nmodel: !new:torch.nn.Linear\\n  in_features: 1\\n")
+    >>> hparams = read_run_hparams(run)
+    >>> hparams["seed"], hparams["model"].tag.value, dict(hparams["model"])
+    (3, '!new:torch.nn.Linear', {'in_features': 1})
+    >>> read_run_hparams(tempfile.mkdtemp())  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: ...: no hyperparams.yaml (not a run folder)
+    """
     path = os.path.join(run_folder, "hyperparams.yaml")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{run_folder}: no hyperparams.yaml (not a run folder)")
@@ -73,7 +95,26 @@ def read_run_hparams(run_folder):
 
 
 def best_checkpoint(save_folder, min_key="mel_l1"):
-    """Folder of the run's best end-of-epoch checkpoint."""
+    """Folder of the run's best end-of-epoch checkpoint.
+
+    The lowest ``min_key`` wins; without that key in any checkpoint's meta, the
+    newest checkpoint is taken.
+
+    Example
+    -------
+    >>> import tempfile, torch
+    >>> from speechbrain_v2s.training.checkpoints import SafeCheckpointer
+    >>> save = tempfile.mkdtemp()
+    >>> ckpt = SafeCheckpointer(save, {"model": torch.nn.Linear(1, 1)})
+    >>> best = ckpt.save_checkpoint(meta={"mel_l1": 0.5})
+    >>> newest = ckpt.save_checkpoint(meta={"mel_l1": 0.9})
+    >>> best_checkpoint(save) == best.path, best_checkpoint(save, "wer") == newest.path
+    (True, True)
+    >>> best_checkpoint(tempfile.mkdtemp())  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: ...: no checkpoint to export
+    """
     from speechbrain_v2s.training.checkpoints import SafeCheckpointer
 
     ckpt = SafeCheckpointer(save_folder).find_checkpoint(min_key=min_key)
@@ -133,7 +174,26 @@ def _num_params(state):
 
 
 def card_fields(run_folder, hparams, kind, out_dir, state):
-    """What the model card says, taken from the run."""
+    """What the model card says, taken from the run.
+
+    Example
+    -------
+    >>> import os, tempfile, torch
+    >>> run = os.path.join(tempfile.mkdtemp(), "V2A")
+    >>> os.makedirs(run)
+    >>> with open(os.path.join(run, "train_log.txt"), "w") as f:
+    ...     _ = f.write("epoch loaded: 9 - test loss: 1.0, test stoi: 0.61\\n")
+    >>> hparams = {"arch": {"vocoder": None}, "data_folder": "/data/LRS3/",
+    ...            "finetune_strategy": "init", "pretrained_a2a": "user/a2a"}
+    >>> fields = card_fields(run, hparams, "v2a", "/out/my-v2a",
+    ...                      {"w": torch.zeros(3, 2), "steps": torch.tensor(1)})
+    >>> fields["name"], fields["dataset"], fields["family"], fields["arch"]
+    ('my-v2a', 'LRS3', 'mel', 'V2A')
+    >>> fields["metrics"], fields["params"], fields["train_count"]
+    ({'loss': 1.0, 'stoi': 0.61}, '6', '?')
+    >>> fields["init_text"]
+    'initialised from the A2A pre-trained decoder `user/a2a`'
+    """
     arch = hparams.get("arch", {})
     family = "mel" if "vocoder" in arch else "wave"
     data = hparams.get("data_folder") or hparams.get("data_folders") or "?"

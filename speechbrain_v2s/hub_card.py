@@ -50,7 +50,17 @@ def last_logged_metrics(train_log, stage="test"):
 
 
 def metrics_table(metrics):
-    """A one-row Markdown table of the known metrics present in ``metrics``."""
+    """A one-row Markdown table of the known metrics present in ``metrics``.
+
+    Example
+    -------
+    >>> print(metrics_table({"wer": 12.5, "stoi": 0.61234, "loss": 3.0}))
+    | STOI ↑ | WER ↓ |
+    |---|---|
+    | 0.612 | 12.500 |
+    >>> metrics_table({"loss": 3.0})
+    '(no metrics recorded)'
+    """
     keys = [k for k in METRIC_NAMES if k in metrics]
     if not keys:
         return "(no metrics recorded)"

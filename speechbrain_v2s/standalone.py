@@ -121,6 +121,21 @@ def build_standalone_source(modules=BUNDLED_MODULES):
     ValueError
         Two bundled modules define the same top-level function or class (the
         second would silently replace the first).
+
+    Example
+    -------
+    >>> code = build_standalone_source(
+    ...     ("speechbrain_v2s.audio.features", "speechbrain_v2s.audio.io")
+    ... )
+    >>> "def compute_mel" in code, "def load_audio" in code
+    (True, True)
+    >>> "from speechbrain_v2s.audio.features import" in code  # import stripped
+    False
+    >>> twice = ("speechbrain_v2s.hub_card",) * 2
+    >>> build_standalone_source(twice)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: speechbrain_v2s.hub_card and speechbrain_v2s.hub_card both define ...
     """
     seen = {}
     parts = [HEADER.format(modules="\n".join(f"    {m}" for m in modules))]
@@ -143,6 +158,16 @@ def build_standalone_source(modules=BUNDLED_MODULES):
 
 
 def write_standalone(path, modules=BUNDLED_MODULES):
-    """Write ``custom_interface.py`` to ``path``."""
+    """Write ``custom_interface.py`` to ``path``.
+
+    Example
+    -------
+    >>> import os, runpy, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "custom_interface.py")
+    >>> write_standalone(path, ("speechbrain_v2s.audio.features",))
+    >>> namespace = runpy.run_path(path)  # runs on its own, as foreign_class does
+    >>> namespace["SAMPLE_RATE"], callable(namespace["compute_mel"])
+    (24000, True)
+    """
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(build_standalone_source(modules))

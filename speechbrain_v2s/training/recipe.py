@@ -41,6 +41,29 @@ def load_recipe(argv=None):
     Returns
     -------
     (hparams dict, run_opts dict, hparams_file path)
+
+    Example
+    -------
+    >>> import os, tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> path = os.path.join(d, "hparams.yaml")
+    >>> _ = open(path, "w").write(f"output_folder: {d}/run\\nlr: 0.1\\n")
+    >>> import logging, sys
+    >>> root, hook = logging.getLogger(), sys.excepthook
+    >>> saved = root.handlers[:], root.level, logging.root.manager.disable
+    >>> sb_level = os.environ.get("SB_LOG_LEVEL", "INFO")
+    >>> logging.disable(logging.INFO)  # SpeechBrain logs "Beginning experiment!"
+    >>> hparams, run_opts, hparams_file = load_recipe([path, "--lr", "0.5"])
+    >>> # SpeechBrain set up its logging (stdout + log.txt): put the tests' back
+    >>> for handler in root.handlers:
+    ...     handler.close()
+    >>> root.handlers[:], sys.excepthook = saved[0], hook
+    >>> root.setLevel(saved[1]); logging.disable(saved[2])
+    >>> os.environ["SB_LOG_LEVEL"] = sb_level
+    >>> hparams["lr"], hparams["output_folder"] == f"{d}/run", hparams_file == path
+    (0.5, True, True)
+    >>> sorted(os.listdir(os.path.join(d, "run")))
+    ['env.log', 'hyperparams.yaml', 'log.txt', 'recipe.py']
     """
     argv = sys.argv[1:] if argv is None else argv
     hparams_file, run_opts, overrides = sb.parse_arguments(argv)
@@ -96,6 +119,27 @@ def prepare_rois(hparams, splits=SPLITS):
     missing), writes ``<split>_v2a.json`` manifests that name each item's ROI
     file (videos that failed are left out and listed in the preprocessing
     report) and the training frames' mean/std in ``roi_stats.json``.
+
+    Example
+    -------
+    >>> import json, os, tempfile, numpy as np
+    >>> from speechbrain_v2s.video.mouth_roi import save_roi
+    >>> d = tempfile.mkdtemp()
+    >>> entries = {k: {"video": os.path.join(d, k + ".mp4")} for k in ("a", "b")}
+    >>> with open(os.path.join(d, "train.json"), "w") as f:
+    ...     json.dump(entries, f)
+    >>> save_roi(os.path.join(d, "rois", "a.npz"), np.full((2, 4, 4), 51, np.uint8))
+    >>> hparams = {"train_json": os.path.join(d, "train.json"), "data_folder": d,
+    ...            "roi_folder": os.path.join(d, "rois"), "save_folder": d,
+    ...            "already_cropped": True, "progress": False}
+    >>> prepare_rois(hparams)  # a: cached already (skipped); b.mp4: no such file
+    >>> with open(os.path.join(d, "train_v2a.json")) as f:
+    ...     list(json.load(f))
+    ['a']
+    >>> with open(os.path.join(d, "roi_stats.json")) as f:
+    ...     stats = json.load(f)
+    >>> round(stats["mean"], 3), stats["std"]  # 51 / 255; std floored at 1e-3
+    (0.2, 0.001)
     """
     from speechbrain_v2s.video.preprocess import preprocess_videos
 
@@ -138,7 +182,19 @@ def _v2a_manifest(hparams, split):
 
 def roi_stats(hparams):
     """The ROI normalisation: hparams ``roi_mean``/``roi_std`` if set, else the
-    statistics :func:`prepare_rois` measured on the training set."""
+    statistics :func:`prepare_rois` measured on the training set.
+
+    Example
+    -------
+    >>> import json, os, tempfile
+    >>> roi_stats({"roi_mean": 0.4, "roi_std": "0.2"})
+    (0.4, 0.2)
+    >>> d = tempfile.mkdtemp()
+    >>> with open(os.path.join(d, "roi_stats.json"), "w") as f:
+    ...     json.dump({"mean": 0.3, "std": 0.1}, f)
+    >>> roi_stats({"roi_mean": None, "roi_std": None, "save_folder": d})
+    (0.3, 0.1)
+    """
     if hparams.get("roi_mean") is not None and hparams.get("roi_std") is not None:
         return float(hparams["roi_mean"]), float(hparams["roi_std"])
     with open(os.path.join(hparams["save_folder"], STATS_FILENAME)) as handle:
@@ -148,7 +204,34 @@ def roi_stats(hparams):
 
 def av_datasets(hparams, splits=SPLITS):
     """DynamicItemDatasets with ``roi`` and ``sig`` (and ``speaker`` when the
-    model has a speaker table) from the ``<split>_v2a.json`` manifests."""
+    model has a speaker table) from the ``<split>_v2a.json`` manifests.
+
+    Example
+    -------
+    >>> import json, os, tempfile, torch, numpy as np
+    >>> from speechbrain_v2s.audio.io import write_audio
+    >>> from speechbrain_v2s.video.mouth_roi import save_roi
+    >>> d = tempfile.mkdtemp()
+    >>> save_roi(os.path.join(d, "u.npz"), np.zeros((5, 96, 96), np.uint8))
+    >>> write_audio(os.path.join(d, "u.wav"), torch.zeros(4800), 24000)
+    >>> entry = {"roi_path": os.path.join(d, "u.npz"), "video": "",
+    ...          "wav": os.path.join(d, "u.wav"), "audio_in_video": False,
+    ...          "spk_id": "s2"}
+    >>> with open(os.path.join(d, "valid_v2a.json"), "w") as f:
+    ...     json.dump({"u": entry}, f)
+    >>> with open(os.path.join(d, "speakers.json"), "w") as f:
+    ...     json.dump({"s1": 0, "s2": 1}, f)
+    >>> hparams = {"save_folder": d, "roi_mean": 0.5, "roi_std": 0.2,
+    ...            "speaker_mode": "table"}
+    >>> datasets = av_datasets(hparams)  # no train/test manifests: skipped
+    >>> list(datasets)
+    ['valid']
+    >>> item = datasets["valid"][0]
+    >>> tuple(item["roi"].shape), tuple(item["sig"].shape), item["speaker"]
+    ((5, 1, 88, 88), (4800,), tensor([1]))
+    >>> round(item["roi"].mean().item(), 3)  # (0 - mean) / std
+    -2.5
+    """
     mean, std = roi_stats(hparams)
     datasets = {}
     for split in splits:
@@ -196,6 +279,19 @@ def speaker_index(hparams):
     Written once to ``speakers.json`` in the save folder so that evaluation and
     inference use the same rows; speakers not in it (unseen) map to -1, which
     the conditioner treats as "no identity given" (the neutral embedding).
+
+    Example
+    -------
+    >>> import json, os, tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> train = {f"u{i}": {"spk_id": s} for i, s in enumerate(["s2", "s1", "s2"])}
+    >>> with open(os.path.join(d, "train_v2a.json"), "w") as f:
+    ...     json.dump(train, f)
+    >>> speaker_index({"save_folder": d})
+    {'s1': 0, 's2': 1}
+    >>> os.remove(os.path.join(d, "train_v2a.json"))  # later calls read speakers.json
+    >>> speaker_index({"save_folder": d})
+    {'s1': 0, 's2': 1}
     """
     path = os.path.join(hparams["save_folder"], "speakers.json")
     if os.path.isfile(path):
@@ -216,7 +312,20 @@ def _write_json(path, data):
 
 
 def speaker_pipeline(hparams):
-    """Dynamic item ``spk_id`` → ``speaker`` (table row; -1 for unseen)."""
+    """Dynamic item ``spk_id`` → ``speaker`` (table row; -1 for unseen).
+
+    Example
+    -------
+    >>> import json, os, tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> with open(os.path.join(d, "speakers.json"), "w") as f:
+    ...     json.dump({"s1": 0, "s2": 1}, f)
+    >>> pipeline = speaker_pipeline({"save_folder": d})
+    >>> pipeline.takes, pipeline.provides
+    (('spk_id',), ('speaker',))
+    >>> pipeline("s2"), pipeline("unseen")
+    (tensor([1]), tensor([-1]))
+    """
     index = speaker_index(hparams)
 
     @sb.utils.data_pipeline.takes("spk_id")
@@ -248,6 +357,21 @@ def build_brain(hparams, run_opts, training_model=None):
     The checkpointer gets the model, the discriminator and the epoch counter
     here (the optimizers and schedulers join in ``init_optimizers``), so recipe
     YAMLs need not repeat the list.
+
+    Example
+    -------
+    >>> import functools, tempfile, torch
+    >>> from speechbrain.utils.epoch_loop import EpochCounter
+    >>> from speechbrain_v2s.training.checkpoints import SafeCheckpointer
+    >>> hparams = {"model": torch.nn.Linear(1, 1),
+    ...            "opt_class": functools.partial(torch.optim.SGD, lr=0.1),
+    ...            "epoch_counter": EpochCounter(1),
+    ...            "checkpointer": SafeCheckpointer(tempfile.mkdtemp())}
+    >>> brain = build_brain(hparams, {"device": "cpu"})
+    >>> type(brain).__name__, type(brain.modules.model).__name__, brain.is_gan
+    ('V2SBrain', 'TrainingModel', False)
+    >>> sorted(hparams["checkpointer"].recoverables)
+    ['brain', 'counter', 'model']
     """
     modules = brain_modules(hparams, training_model)
     checkpointer = hparams.get("checkpointer")
@@ -272,6 +396,27 @@ def fit_and_test(brain, hparams, datasets):
     With ``baseline_validation: True``, a fresh run (no checkpoint yet) first
     scores the untrained (or just initialised) model on the validation set and
     logs it as epoch 0: the reference that training must beat.
+
+    Example
+    -------
+    A stand-in that records what is asked of the Brain (a real one would train):
+
+    >>> from types import SimpleNamespace
+    >>> class Recorder:
+    ...     checkpointer = None  # a fresh run
+    ...     hparams = SimpleNamespace(epoch_counter="epochs")
+    ...     calls = []
+    ...     def fit(self, epochs, train, valid, **loader_kwargs):
+    ...         self.calls.append(("fit", epochs, train, valid))
+    ...     def evaluate(self, data, min_key=None, **loader_kwargs):
+    ...         self.calls.append(("evaluate", data, min_key, self.baseline_run))
+    >>> hparams = {"baseline_validation": True, "train_dataloader_opts": {}}
+    >>> datasets = {"train": "T", "valid": "V", "test": "E"}
+    >>> for call in fit_and_test(Recorder(), hparams, datasets).calls:
+    ...     print(call)
+    ('evaluate', 'V', None, True)
+    ('fit', 'epochs', 'T', 'V')
+    ('evaluate', 'E', 'mel_l1', False)
     """
     valid_kwargs = hparams.get("valid_dataloader_opts", {"batch_size": 1})
     if (
@@ -305,6 +450,18 @@ def build_training_model(hparams):
 
     Done before the Brain recovers a checkpoint, so a resumed run ends up with
     its own fine-tuned weights, not the pre-trained ones.
+
+    Example
+    -------
+    >>> import torch
+    >>> model = torch.nn.Linear(1, 1)
+    >>> wrapped = build_training_model({"model": model})  # default: scratch
+    >>> type(wrapped).__name__, wrapped.model is model, wrapped.a2a_encoder
+    ('TrainingModel', True, None)
+    >>> build_training_model({"model": model, "finetune_strategy": "init"})
+    Traceback (most recent call last):
+    ...
+    ValueError: finetune_strategy=init needs pretrained_a2a
     """
     strategy = hparams.get("finetune_strategy", "scratch")
     training_model, report = apply_finetune_strategy(
@@ -360,6 +517,42 @@ def run_a2a(prepare=None, prepare_kwargs=None, argv=None):
 
     ``prepare`` (a manifest-writing function) runs on the main process with
     ``prepare_kwargs(hparams)`` unless the YAML sets ``skip_prep``.
+
+    Example
+    -------
+    The whole path with a toy model and ``limit: 0`` (no epoch runs, so the
+    manifest's audio is never read):
+
+    >>> import json, os, tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> path = os.path.join(d, "hparams.yaml")
+    >>> _ = open(path, "w").write(f'''
+    ... output_folder: {d}/run
+    ... train_json: {d}/train.json
+    ... model: !new:torch.nn.Linear [1, 1]
+    ... opt_class: !name:torch.optim.SGD {{lr: 0.1}}
+    ... epoch_counter: !new:speechbrain.utils.epoch_loop.EpochCounter {{limit: 0}}
+    ... train_dataloader_opts: {{batch_size: 1}}
+    ... ''')
+    >>> def prepare(train_json):
+    ...     with open(train_json, "w") as f:
+    ...         json.dump({"u1": {"wav": "u1.wav", "duration": 1.0}}, f)
+    >>> import logging, sys
+    >>> root, hook = logging.getLogger(), sys.excepthook
+    >>> saved = root.handlers[:], root.level, logging.root.manager.disable
+    >>> sb_level = os.environ.get("SB_LOG_LEVEL", "INFO")
+    >>> logging.disable(logging.INFO)  # SpeechBrain logs "Beginning experiment!"
+    >>> brain = run_a2a(prepare, hparams_kwargs("train_json"), [path])
+    >>> # SpeechBrain set up its logging (stdout + log.txt): put the tests' back
+    >>> for handler in root.handlers:
+    ...     handler.close()
+    >>> root.handlers[:], sys.excepthook = saved[0], hook
+    >>> root.setLevel(saved[1]); logging.disable(saved[2])
+    >>> os.environ["SB_LOG_LEVEL"] = sb_level
+    >>> type(brain).__name__, os.path.isfile(os.path.join(d, "train.json"))
+    ('V2SBrain', True)
+    >>> brain.hparams.epoch_counter.current, brain.optimizer.param_groups[0]["lr"]
+    (0, 0.1)
     """
     hparams, run_opts, _ = load_recipe(argv)
     if prepare is not None and not hparams.get("skip_prep", False):
@@ -380,6 +573,49 @@ def run_v2a(prepare=None, prepare_kwargs=None, argv=None):
     ``finetune_strategy`` says (:func:`build_training_model`), the model is
     trained and the test set scored (STOI, ESTOI, PESQ). The YAML's
     ``skip_prep: True`` skips the first two steps.
+
+    Example
+    -------
+    The whole path with a toy model, a mouth ROI already cached (so no face
+    detection runs) and ``limit: 0`` (no epoch runs):
+
+    >>> import json, os, tempfile, numpy as np
+    >>> from speechbrain_v2s.video.mouth_roi import save_roi
+    >>> d = tempfile.mkdtemp()
+    >>> save_roi(os.path.join(d, "rois", "u.npz"), np.full((2, 4, 4), 51, np.uint8))
+    >>> path = os.path.join(d, "hparams.yaml")
+    >>> _ = open(path, "w").write(f'''
+    ... output_folder: {d}/run
+    ... save_folder: {d}/run
+    ... data_folder: {d}
+    ... train_json: {d}/train.json
+    ... roi_folder: {d}/rois
+    ... already_cropped: True
+    ... progress: False
+    ... model: !new:torch.nn.Linear [1, 1]
+    ... opt_class: !name:torch.optim.SGD {{lr: 0.1}}
+    ... epoch_counter: !new:speechbrain.utils.epoch_loop.EpochCounter {{limit: 0}}
+    ... train_dataloader_opts: {{batch_size: 1}}
+    ... ''')
+    >>> def prepare(train_json, data_folder):
+    ...     with open(train_json, "w") as f:
+    ...         json.dump({"u": {"video": f"{data_folder}/u.mp4", "wav": ""}}, f)
+    >>> import logging, sys
+    >>> root, hook = logging.getLogger(), sys.excepthook
+    >>> saved = root.handlers[:], root.level, logging.root.manager.disable
+    >>> sb_level = os.environ.get("SB_LOG_LEVEL", "INFO")
+    >>> logging.disable(logging.INFO)  # SpeechBrain logs "Beginning experiment!"
+    >>> brain = run_v2a(prepare, hparams_kwargs("train_json", "data_folder"), [path])
+    >>> # SpeechBrain set up its logging (stdout + log.txt): put the tests' back
+    >>> for handler in root.handlers:
+    ...     handler.close()
+    >>> root.handlers[:], sys.excepthook = saved[0], hook
+    >>> root.setLevel(saved[1]); logging.disable(saved[2])
+    >>> os.environ["SB_LOG_LEVEL"] = sb_level
+    >>> type(brain).__name__, type(brain.modules.model).__name__
+    ('V2SBrain', 'TrainingModel')
+    >>> sorted(f for f in os.listdir(os.path.join(d, "run")) if f.endswith(".json"))
+    ['roi_stats.json', 'train_v2a.json']
     """
     hparams, run_opts, _ = load_recipe(argv)
     if not hparams.get("skip_prep", False):
