@@ -102,8 +102,15 @@ def synthesize_main(argv=None):
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ...")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    previous = logging.root.manager.disable
     logging.disable(logging.INFO)  # SpeechBrain sets its loggers to INFO
+    try:
+        return _synthesize(args)
+    finally:  # called in-process (tests, notebooks): leave logging as it was
+        logging.disable(previous)
 
+
+def _synthesize(args):
     videos = expand_inputs(args.inputs)
     if not videos:
         _error("no input videos found")

@@ -193,6 +193,9 @@ def card_fields(run_folder, hparams, kind, out_dir, state):
     ({'loss': 1.0, 'stoi': 0.61}, '6', '?')
     >>> fields["init_text"]
     'initialised from the A2A pre-trained decoder `user/a2a`'
+    >>> import pathlib  # a pathlib.Path works too
+    >>> card_fields(pathlib.Path(run), hparams, "v2a", "/out/x", {})["arch"]
+    'V2A'
     """
     arch = hparams.get("arch", {})
     family = "mel" if "vocoder" in arch else "wave"
@@ -224,7 +227,7 @@ def card_fields(run_folder, hparams, kind, out_dir, state):
         "train_count": _count(hparams.get("train_json")),
         "test_count": _count(hparams.get("test_json")),
         "params": f"{_num_params(state):,}",
-        "arch": os.path.basename(str(run_folder.rstrip("/"))),
+        "arch": os.path.basename(str(run_folder).rstrip("/")),
         "recipe": os.path.relpath(run_folder),
         "detector": hparams.get("roi_detector", "auto"),
     }

@@ -233,6 +233,19 @@ def test_cli_bad_inputs(model_dir, tmp_path):
     assert batch.stderr.count("error:") == 2
 
 
+def test_cli_in_process_leaves_logging_as_it_was(tmp_path):
+    # The command silences SpeechBrain's INFO logs while it runs; called from
+    # Python (a notebook, a test) it must hand the process's logging back.
+    import logging
+
+    from speechbrain_v2s.cli import synthesize_main
+
+    before = logging.root.manager.disable
+    # an empty folder: no videos (exit 2, before any model is loaded)
+    assert synthesize_main([str(tmp_path), "--model", str(tmp_path)]) == 2
+    assert logging.root.manager.disable == before  # logging.disable undone
+
+
 def test_crossfade_joiner_matches_explicit_fades():
     """Pieces added one at a time give what linear fades written out by hand
     give: level kept on a seam, ramps between different pieces, and a piece

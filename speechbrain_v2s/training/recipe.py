@@ -417,7 +417,17 @@ def fit_and_test(brain, hparams, datasets):
     ('evaluate', 'V', None, True)
     ('fit', 'epochs', 'T', 'V')
     ('evaluate', 'E', 'mel_l1', False)
+    >>> fit_and_test(Recorder(), {"train_json": "/data/trian.json"}, {})
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: no training manifest: train_json '/data/trian.json' ...
     """
+    if "train" not in datasets:
+        raise FileNotFoundError(
+            f"no training manifest: train_json {hparams.get('train_json')!r} "
+            "does not exist (did the data preparation run, or is the path "
+            "misspelled?)"
+        )
     valid_kwargs = hparams.get("valid_dataloader_opts", {"batch_size": 1})
     if (
         hparams.get("baseline_validation", False)
