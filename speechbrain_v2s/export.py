@@ -173,6 +173,41 @@ def _num_params(state):
     return sum(v.numel() for v in state.values() if v.is_floating_point())
 
 
+def recipe_source(run_folder):
+    """The recipe YAML a run was started from, as SpeechBrain's header of the
+    run's ``hyperparams.yaml`` names it (from ``recipes/`` on when the path
+    has it), or ``None`` when the run folder does not say.
+
+    Example
+    -------
+    >>> import os, tempfile
+    >>> run = tempfile.mkdtemp()
+    >>> recipe_source(run) is None
+    True
+    >>> with open(os.path.join(run, "hyperparams.yaml"), "w") as f:
+    ...     _ = f.write("# Generated 2026-12-01 from:\\n"
+    ...                 "# /home/me/v2s/recipes/GRID/V2A/hparams/wave.yaml\\n"
+    ...                 "# yamllint disable\\nseed: 1\\n")
+    >>> recipe_source(run)
+    'recipes/GRID/V2A/hparams/wave.yaml'
+    """
+    path = os.path.join(str(run_folder), "hyperparams.yaml")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            head = [handle.readline() for _ in range(2)]
+    except OSError:
+        return None
+    if not head[0].startswith("# Generated") or not head[1].startswith("# "):
+        return None
+    source = head[1][2:].strip()
+    if not source.endswith((".yaml", ".yml")):
+        return None
+    marker = "/recipes/"
+    if marker in source:
+        return "recipes/" + source.split(marker, 1)[1]
+    return os.path.basename(source)
+
+
 def card_fields(run_folder, hparams, kind, out_dir, state):
     """What the model card says, taken from the run.
 
@@ -205,6 +240,7 @@ def card_fields(run_folder, hparams, kind, out_dir, state):
     else:
         data = os.path.basename(str(data).rstrip("/"))
     stage = "test" if kind == "v2a" else "valid"
+    source = recipe_source(run_folder)
     metrics = last_logged_metrics(os.path.join(run_folder, "train_log.txt"), stage)
     pretrained = hparams.get("pretrained_a2a")
     strategy = hparams.get("finetune_strategy", "scratch")
@@ -227,8 +263,13 @@ def card_fields(run_folder, hparams, kind, out_dir, state):
         "train_count": _count(hparams.get("train_json")),
         "test_count": _count(hparams.get("test_json")),
         "params": f"{_num_params(state):,}",
-        "arch": os.path.basename(str(run_folder).rstrip("/")),
-        "recipe": os.path.relpath(run_folder),
+        # the recipe YAML's name (tiny_mel, wave, ...) is the architecture's
+        "arch": (
+            os.path.splitext(os.path.basename(source))[0]
+            if source
+            else os.path.basename(str(run_folder).rstrip("/"))
+        ),
+        "recipe": source or os.path.relpath(run_folder),
         "detector": hparams.get("roi_detector", "auto"),
     }
 

@@ -248,6 +248,9 @@ def test_export_round_trip(work, tmp_path):
     card = ModelCard.load(folder / "README.md")
     assert "video-to-speech" in card.data.tags
     assert "STOI" in card.text
+    # It names the recipe YAML the run started from, and its architecture.
+    assert "Recipe: `recipes/Synthetic/V2A/hparams/tiny_mel.yaml`" in card.text
+    assert "Architecture: `tiny_mel`" in card.text
 
 
 def test_a2a_checkpoint_initialises_v2a_recipe(work):
