@@ -11,6 +11,7 @@ Example
 ['model']
 """
 
+import contextlib
 import json
 import logging
 import os
@@ -35,6 +36,41 @@ SPLITS = ("train", "valid", "test")
 logger = logging.getLogger(__name__)
 
 
+@contextlib.contextmanager
+def _speechbrain_logging_kept():
+    """Run a recipe entry point in-process (a doctest, a notebook) and keep the
+    caller's logging: SpeechBrain's experiment set-up adds stdout and
+    ``log.txt`` handlers to the root logger, lowers its level, replaces
+    ``sys.excepthook`` and sets ``SB_LOG_LEVEL``; its INFO lines are silenced
+    meanwhile and all of that is put back afterwards.
+
+    Example
+    -------
+    >>> before = logging.getLogger().handlers[:]
+    >>> with _speechbrain_logging_kept():
+    ...     logging.getLogger().addHandler(logging.NullHandler())
+    >>> logging.getLogger().handlers == before
+    True
+    """
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level, logging.root.manager.disable
+    hook, sb_level = sys.excepthook, os.environ.get("SB_LOG_LEVEL")
+    logging.disable(logging.INFO)  # SpeechBrain logs "Beginning experiment!"
+    try:
+        yield
+    finally:
+        for handler in root.handlers:
+            if handler not in saved[0]:
+                handler.close()
+        root.handlers[:], sys.excepthook = saved[0], hook
+        root.setLevel(saved[1])
+        logging.disable(saved[2])
+        if sb_level is None:
+            os.environ.pop("SB_LOG_LEVEL", None)
+        else:
+            os.environ["SB_LOG_LEVEL"] = sb_level
+
+
 def load_recipe(argv=None):
     """Parse ``train.py hparams.yaml [--overrides]`` and create the experiment dir.
 
@@ -48,18 +84,8 @@ def load_recipe(argv=None):
     >>> d = tempfile.mkdtemp()
     >>> path = os.path.join(d, "hparams.yaml")
     >>> _ = open(path, "w").write(f"output_folder: {d}/run\\nlr: 0.1\\n")
-    >>> import logging, sys
-    >>> root, hook = logging.getLogger(), sys.excepthook
-    >>> saved = root.handlers[:], root.level, logging.root.manager.disable
-    >>> sb_level = os.environ.get("SB_LOG_LEVEL", "INFO")
-    >>> logging.disable(logging.INFO)  # SpeechBrain logs "Beginning experiment!"
-    >>> hparams, run_opts, hparams_file = load_recipe([path, "--lr", "0.5"])
-    >>> # SpeechBrain set up its logging (stdout + log.txt): put the tests' back
-    >>> for handler in root.handlers:
-    ...     handler.close()
-    >>> root.handlers[:], sys.excepthook = saved[0], hook
-    >>> root.setLevel(saved[1]); logging.disable(saved[2])
-    >>> os.environ["SB_LOG_LEVEL"] = sb_level
+    >>> with _speechbrain_logging_kept():  # SpeechBrain re-routes the logs
+    ...     hparams, run_opts, hparams_file = load_recipe([path, "--lr", "0.5"])
     >>> hparams["lr"], hparams["output_folder"] == f"{d}/run", hparams_file == path
     (0.5, True, True)
     >>> sorted(os.listdir(os.path.join(d, "run")))
@@ -547,18 +573,8 @@ def run_a2a(prepare=None, prepare_kwargs=None, argv=None):
     >>> def prepare(train_json):
     ...     with open(train_json, "w") as f:
     ...         json.dump({"u1": {"wav": "u1.wav", "duration": 1.0}}, f)
-    >>> import logging, sys
-    >>> root, hook = logging.getLogger(), sys.excepthook
-    >>> saved = root.handlers[:], root.level, logging.root.manager.disable
-    >>> sb_level = os.environ.get("SB_LOG_LEVEL", "INFO")
-    >>> logging.disable(logging.INFO)  # SpeechBrain logs "Beginning experiment!"
-    >>> brain = run_a2a(prepare, hparams_kwargs("train_json"), [path])
-    >>> # SpeechBrain set up its logging (stdout + log.txt): put the tests' back
-    >>> for handler in root.handlers:
-    ...     handler.close()
-    >>> root.handlers[:], sys.excepthook = saved[0], hook
-    >>> root.setLevel(saved[1]); logging.disable(saved[2])
-    >>> os.environ["SB_LOG_LEVEL"] = sb_level
+    >>> with _speechbrain_logging_kept():  # SpeechBrain re-routes the logs
+    ...     brain = run_a2a(prepare, hparams_kwargs("train_json"), [path])
     >>> type(brain).__name__, os.path.isfile(os.path.join(d, "train.json"))
     ('V2SBrain', True)
     >>> brain.hparams.epoch_counter.current, brain.optimizer.param_groups[0]["lr"]
@@ -610,18 +626,9 @@ def run_v2a(prepare=None, prepare_kwargs=None, argv=None):
     >>> def prepare(train_json, data_folder):
     ...     with open(train_json, "w") as f:
     ...         json.dump({"u": {"video": f"{data_folder}/u.mp4", "wav": ""}}, f)
-    >>> import logging, sys
-    >>> root, hook = logging.getLogger(), sys.excepthook
-    >>> saved = root.handlers[:], root.level, logging.root.manager.disable
-    >>> sb_level = os.environ.get("SB_LOG_LEVEL", "INFO")
-    >>> logging.disable(logging.INFO)  # SpeechBrain logs "Beginning experiment!"
-    >>> brain = run_v2a(prepare, hparams_kwargs("train_json", "data_folder"), [path])
-    >>> # SpeechBrain set up its logging (stdout + log.txt): put the tests' back
-    >>> for handler in root.handlers:
-    ...     handler.close()
-    >>> root.handlers[:], sys.excepthook = saved[0], hook
-    >>> root.setLevel(saved[1]); logging.disable(saved[2])
-    >>> os.environ["SB_LOG_LEVEL"] = sb_level
+    >>> kwargs = hparams_kwargs("train_json", "data_folder")
+    >>> with _speechbrain_logging_kept():  # SpeechBrain re-routes the logs
+    ...     brain = run_v2a(prepare, kwargs, [path])
     >>> type(brain).__name__, type(brain.modules.model).__name__
     ('V2SBrain', 'TrainingModel')
     >>> sorted(f for f in os.listdir(os.path.join(d, "run")) if f.endswith(".json"))
