@@ -279,6 +279,157 @@ def _entry_text(entry):
     return None
 
 
+def reference_files(manifest=None, ref_dir=None, data_root=None):
+    """Reference audio files by the ids evaluation pairs them with.
+
+    Arguments
+    ---------
+    manifest : str, optional
+        SpeechBrain JSON manifest: ids are its keys, files its ``wav`` field
+        (placeholders filled with ``data_root``).
+    ref_dir : str, optional
+        Reference folder (when there is no manifest): ids are the files'
+        relative paths without extension, as in :func:`find_pairs`.
+    data_root : str, optional
+        Value of the ``data_root`` placeholder.
+
+    Returns
+    -------
+    dict
+        ``{id: path}``.
+
+    Example
+    -------
+    >>> import json, os, tempfile
+    >>> m = os.path.join(tempfile.mkdtemp(), "test.json")
+    >>> json.dump({"s1_a": {"wav": "{data_root}/s1/a.wav"}}, open(m, "w"))
+    >>> reference_files(manifest=m, data_root="/d")
+    {'s1_a': '/d/s1/a.wav'}
+    """
+    if manifest is not None:
+        files = {}
+        for key, entry in _read_manifest(manifest).items():
+            if "wav" not in entry:
+                raise EvaluationError(f"manifest {manifest}: entry {key} has no 'wav'")
+            files[str(key)] = _fill_root(entry["wav"], data_root)
+        return files
+    _require_dir(ref_dir, "reference")
+    return {key: str(path) for key, path in _audio_files(ref_dir).items()}
+
+
+def load_synthesizer(source, savedir=None):
+    """A model folder or Hub id, loaded as a V2A model
+    (:class:`~speechbrain_v2s.inference.VideoToSpeech`) or, when it has no
+    ROI statistics, an A2A one (:class:`~speechbrain_v2s.inference.AudioToAudio`):
+    both give the folder's mel-to-wave path (``vocode``).
+
+    Raises
+    ------
+    EvaluationError
+        A model that does not load (with the reason).
+
+    Example
+    -------
+    >>> load_synthesizer("/no/such/model")
+    Traceback (most recent call last):
+    ...
+    speechbrain_v2s.evaluation.EvaluationError: model folder not found: /no/such/model
+    """
+    from speechbrain_v2s.inference import AudioToAudio, VideoToSpeech
+
+    source = str(source)
+    local = os.path.isabs(source) or source.startswith((".", "~"))
+    if (local or source.count("/") > 1) and not os.path.isdir(source):
+        raise EvaluationError(f"model folder not found: {source}")
+    try:
+        try:
+            return VideoToSpeech.from_hparams(source=source, savedir=savedir)
+        except ValueError as err:  # no roi_mean/roi_std: an A2A folder
+            if "Need hparams" not in str(err):
+                raise
+            return AudioToAudio.from_hparams(source=source, savedir=savedir)
+    except Exception as err:  # noqa: BLE001 - any failure: one clear message
+        raise EvaluationError(
+            f"cannot load model {source!r}: {type(err).__name__}: {err}"
+        ) from err
+
+
+def write_vocoder_ceiling(model, references, out_dir, savedir=None, overwrite=False):
+    """The mel family's ceiling as a system: ``<out_dir>/<id>.wav`` for each
+    reference, its mel (:func:`compute_mel`, the models' training target)
+    through the model folder's own mel-to-wave path (its vocoder, or
+    Griffin-Lim when it ships none).
+
+    Scored against the real audio, this row says how much of a mel model's
+    distance to the ground truth the vocoder alone costs: a model that
+    predicted the reference mel exactly would score this.
+
+    Arguments
+    ---------
+    model : str or speechbrain_v2s.inference.VideoToSpeech
+        Mel-family model folder / Hub id, or a loaded interface
+        (``AudioToAudio`` too).
+    references : dict
+        ``{id: reference audio path}`` (:func:`reference_files`).
+    out_dir : str
+        Output folder; ids with ``/`` become subfolders.
+    savedir : str, optional
+        Where ``from_hparams`` puts the model when ``model`` is a source.
+    overwrite : bool
+        Re-vocode files that exist (default: keep them, so re-runs are cheap).
+
+    Returns
+    -------
+    str
+        The row's name, ``"ground truth (mel + <vocoder>)"``.
+
+    Raises
+    ------
+    EvaluationError
+        A model that does not load or outputs waveforms (no vocoder gap).
+
+    Example
+    -------
+    >>> import os, tempfile, torch
+    >>> from speechbrain_v2s.audio.io import write_audio
+    >>> from speechbrain_v2s.export import export_architecture
+    >>> from speechbrain_v2s.inference import VideoToSpeech
+    >>> root = tempfile.mkdtemp()
+    >>> arch = os.path.join(os.path.dirname(os.path.dirname(__file__)),
+    ...                     "hparams", "tiny_mel.yaml")
+    >>> _ = export_architecture(arch, os.path.join(root, "model"))
+    >>> v2s = VideoToSpeech.from_hparams(source=os.path.join(root, "model"),
+    ...                                  savedir=os.path.join(root, "model"))
+    >>> del v2s.mods["vocoder"]  # Griffin-Lim, as in a folder without one
+    >>> write_audio(os.path.join(root, "ref", "u1.wav"), torch.randn(4800) * 0.1)
+    >>> refs = reference_files(ref_dir=os.path.join(root, "ref"))
+    >>> write_vocoder_ceiling(v2s, refs, os.path.join(root, "ceiling"))
+    'ground truth (mel + Griffin-Lim)'
+    >>> os.listdir(os.path.join(root, "ceiling"))
+    ['u1.wav']
+    """
+    from speechbrain_v2s.audio.io import write_audio
+
+    if isinstance(model, str | os.PathLike):
+        model = load_synthesizer(model, savedir)
+    try:
+        name = f"ground truth (mel + {model.vocoder_name})"
+    except ValueError as err:
+        raise EvaluationError(f"no vocoder ceiling: {err}") from err
+    for key, ref in references.items():
+        path = os.path.join(out_dir, f"{key}.wav")
+        if os.path.isfile(path) and not overwrite:
+            continue
+        try:
+            wav = load_audio(ref, SAMPLE_RATE)
+        except AudioReadError as err:
+            # Left out: the evaluation reports the missing file as its row.
+            logger.warning("vocoder ceiling: %s", err)
+            continue
+        write_audio(path, model.vocode_audio(wav), SAMPLE_RATE)
+    return name
+
+
 # ---------------------------------------------------------------- transcripts
 
 
@@ -993,6 +1144,14 @@ def _parser():
     p.add_argument(
         "--transcripts", help="JSON manifest with reference texts (text/wrd field)"
     )
+    p.add_argument(
+        "--vocoder-ceiling",
+        metavar="MODEL",
+        help="mel-family model folder or Hub id: adds the row 'ground truth (mel "
+        "+ <vocoder>)', each reference's mel through that model's vocoder (or "
+        "Griffin-Lim when it ships none), written to <out>/vocoder_ceiling/: the "
+        "part of the gap to the ground truth that is the vocoder's",
+    )
     p.add_argument("--out", default="evaluation", help="results folder")
     p.add_argument(
         "--plots", type=int, default=0, help="mel plots for the first N pairs"
@@ -1060,12 +1219,25 @@ def run(args):
     """
     from speechbrain_v2s.asr import TranscriberError, make_transcriber
 
-    names = _system_names(args)
+    names, gen_dirs = _system_names(args), list(args.gen_dir)
     if args.jobs < 1 or args.plots < 0:
         raise EvaluationError("--jobs must be >= 1 and --plots >= 0")
+    if getattr(args, "vocoder_ceiling", None):
+        # The first row: the best any mel model with this vocoder can score.
+        folder = os.path.join(args.out, "vocoder_ceiling")
+        name = write_vocoder_ceiling(
+            args.vocoder_ceiling,
+            reference_files(args.manifest, args.ref_dir, args.data_root),
+            folder,
+            savedir=os.path.join(args.out, "vocoder_ceiling_model"),
+            overwrite=True,  # never a previous run's model
+        )
+        if name in names:
+            raise EvaluationError(f"system names must differ: {name!r} is taken")
+        names, gen_dirs = [name] + names, [folder] + gen_dirs
     transcripts = load_transcripts(args.transcripts) if args.transcripts else None
     all_pairs = {}
-    for name, gen_dir in zip(names, args.gen_dir):
+    for name, gen_dir in zip(names, gen_dirs):
         if args.manifest:
             pairs = pairs_from_manifest(args.manifest, gen_dir, args.data_root)
         else:
@@ -1122,7 +1294,7 @@ def run(args):
         "asr": repr(asr) if asr is not None else None,
         "speaker_model": args.speaker_model,
         "reference": args.manifest or args.ref_dir,
-        "generated": dict(zip(names, args.gen_dir)),
+        "generated": dict(zip(names, gen_dirs)),
     }
     with open(os.path.join(args.out, "summary.json"), "w", encoding="utf-8") as f:
         json.dump(_json_safe(report), f, indent=2, ensure_ascii=False)

@@ -194,12 +194,95 @@ class _SynthesisMixin:
     def _to_wave(self, out):
         if out.dim() == 2:  # waveform family
             return out
+        return self.vocode(out)
+
+    def _require_mel_model(self):
+        if self.mods.model.output_kind != "mel":
+            raise ValueError(
+                "this model outputs waveforms: it has no mel-to-wave path "
+                "(vocoding is for the mel family)"
+            )
+
+    @property
+    def vocoder_name(self):
+        """Name of the mel-to-wave path: ``"Griffin-Lim"`` when the model
+        folder ships no vocoder, else the vocoder's (``"HiFi-GAN"``)."""
+        self._require_mel_model()
+        vocoder = getattr(self.mods, "vocoder", None)
+        if vocoder is None:
+            return "Griffin-Lim"
+        from speechbrain.lobes.models.HifiGAN import HifiganGenerator
+
+        if isinstance(vocoder, HifiganGenerator):
+            return "HiFi-GAN"
+        return type(vocoder).__name__
+
+    def vocode(self, mel):
+        """Log-mel ``[B, frames, 80]`` (:func:`compute_mel`'s) → waveform
+        ``[B, frames * 240]``, through the path the model's own mel takes:
+        the folder's vocoder, or Griffin-Lim when it ships none.
+
+        Raises ``ValueError`` for a waveform-family model. Gradients flow
+        through a trained vocoder (as in :meth:`decode`); wrap the call in
+        ``torch.no_grad()`` for inference.
+
+        Example
+        -------
+        >>> import os, tempfile, torch
+        >>> from speechbrain_v2s.audio.features import compute_mel
+        >>> from speechbrain_v2s.export import export_architecture
+        >>> root = os.path.dirname(os.path.dirname(__file__))
+        >>> folder = tempfile.mkdtemp()
+        >>> _ = export_architecture(os.path.join(root, "hparams", "tiny_mel.yaml"),
+        ...                         folder)  # random weights, vocoder included
+        >>> v2s = VideoToSpeech.from_hparams(source=folder, savedir=folder)
+        >>> v2s.vocoder_name
+        'HiFi-GAN'
+        >>> v2s.vocode(compute_mel(torch.randn(1, 4800) * 0.1)).shape
+        torch.Size([1, 4800])
+        >>> del v2s.mods["vocoder"]  # as a folder exported without one
+        >>> v2s.vocoder_name
+        'Griffin-Lim'
+        """
+        self._require_mel_model()
+        mel = mel.to(self.device)
         vocoder = getattr(self.mods, "vocoder", None)
         if vocoder is None:
             from speechbrain_v2s.audio.features import mel_to_wave_griffinlim
 
-            return mel_to_wave_griffinlim(out)
-        return vocoder(out.transpose(1, 2)).squeeze(1)
+            return mel_to_wave_griffinlim(mel)
+        return vocoder(mel.transpose(1, 2)).squeeze(1)
+
+    @torch.no_grad()
+    def vocode_audio(self, wav):
+        """Real speech (``[samples]`` or ``[B, samples]``, 24 kHz) → its mel
+        (:func:`compute_mel`, the training target) → :meth:`vocode`.
+
+        The mel family's ceiling: what the model's waveform would be if it
+        predicted the reference mel exactly, so the distance from this to
+        the real audio is the vocoder's share of the gap. The output has the
+        input's shape (the last, partial mel frame is silence).
+
+        Example
+        -------
+        >>> import os, tempfile, torch
+        >>> from speechbrain_v2s.export import export_architecture
+        >>> root = os.path.dirname(os.path.dirname(__file__))
+        >>> folder = tempfile.mkdtemp()
+        >>> _ = export_architecture(os.path.join(root, "hparams", "tiny_mel.yaml"),
+        ...                         folder)
+        >>> v2s = VideoToSpeech.from_hparams(source=folder, savedir=folder)
+        >>> v2s.vocode_audio(torch.randn(5000) * 0.1).shape
+        torch.Size([5000])
+        """
+        from speechbrain_v2s.audio.features import compute_mel
+
+        squeeze = wav.dim() == 1
+        wav = wav.reshape(1, -1) if squeeze else wav
+        out = self.vocode(compute_mel(wav.to(self.device).float())).cpu()
+        out = torch.nn.functional.pad(out, (0, max(0, wav.shape[-1] - out.shape[-1])))
+        out = out[..., : wav.shape[-1]]
+        return out[0] if squeeze else out
 
     def _run(self, inputs, lens, speaker=None):
         model = self.mods.model

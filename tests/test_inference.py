@@ -291,3 +291,40 @@ def test_loaded_video_encoder_is_folded_unless_trainable(model_dir, tmp_path):
         atol=1e-5,
         rtol=0,
     )
+
+
+def test_vocode_audio_is_the_synthesis_path_on_the_reference_mel(
+    model_dir, tmp_path, monkeypatch
+):
+    """The vocoder ceiling (``vocode_audio``) is exactly what synthesis gives
+    when the model predicts the reference's mel: with the folder's vocoder,
+    and with Griffin-Lim once there is none. Waveform models have no such
+    path and say so."""
+    from speechbrain_v2s.audio.features import compute_mel
+
+    v2s = _load(model_dir, tmp_path)
+    wav = 0.1 * torch.randn(13 * 960, generator=torch.Generator().manual_seed(2))
+    if v2s.mods.model.output_kind == "wave":
+        with pytest.raises(ValueError, match="outputs waveforms"):
+            v2s.vocode_audio(wav)
+        return
+    mel = compute_mel(wav.unsqueeze(0))
+    monkeypatch.setattr(
+        v2s.mods.model, "forward", lambda x, lens, speaker=None: (mel, lens)
+    )
+    rois = torch.zeros(1, 13, 1, 88, 88)
+
+    def both():
+        torch.manual_seed(0)  # Griffin-Lim starts from random phases
+        ceiling = v2s.vocode_audio(wav)
+        torch.manual_seed(0)
+        return ceiling, v2s.synthesize_batch(rois)[0][0]
+
+    assert v2s.vocoder_name == "HiFi-GAN"
+    ceiling, synthesised = both()
+    assert ceiling.shape == wav.shape
+    torch.testing.assert_close(ceiling, synthesised, rtol=0, atol=0)
+    del v2s.mods["vocoder"]
+    assert v2s.vocoder_name == "Griffin-Lim"
+    ceiling, synthesised = both()
+    torch.testing.assert_close(ceiling, synthesised, rtol=0, atol=0)
