@@ -8,6 +8,8 @@ import sys
 import pytest
 from recipe_runs import ROOT, subprocess_env
 
+STRATEGIES = ("scratch", "init")
+
 
 @pytest.mark.slow
 def test_demo_quick(tmp_path):
@@ -36,6 +38,15 @@ def test_demo_quick(tmp_path):
         assert "| scratch" in table and "| init" in table
         assert "STOI" in table and "WER" in table
         assert list((out / "evaluation" / group).rglob("*.png"))
+        # The mel family's ceiling: the real audio's mel through the exports'
+        # mel-to-wave path (Griffin-Lim: the demo trains no vocoder), between
+        # the real audio and the models.
+        ceiling = "ground truth (mel + Griffin-Lim)"
+        assert f"| {ceiling} |" in table
+        systems = json.loads((out / "evaluation" / group / "summary.json").read_text())
+        stoi = {name: s["stoi"]["mean"] for name, s in systems["systems"].items()}
+        assert stoi["ground truth"] > stoi[ceiling] > max(stoi[s] for s in STRATEGIES)
+        assert len(list((out / "generated" / group / "ground_truth_mel").glob("*.wav")))
     from speechbrain_v2s.video.io import read_audio_from_video, read_video
 
     clip = read_video(out / "sample.mp4")

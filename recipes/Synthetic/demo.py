@@ -14,7 +14,8 @@
 5. both models exported (as ``v2s-export`` does), loaded back with
    ``VideoToSpeech.from_hparams`` and run on every seen and unseen test video;
 6. the paper's table (PESQ, STOI, ESTOI, WER) per speaker group with mel
-   plots, in ``evaluation/``, and the validation curves' summary;
+   plots, in ``evaluation/``, and the validation curves' summary; for the mel
+   family a ceiling row too: the real audio's mel through the models' vocoder;
 7. ``sample.mp4``: a held-out video with its generated speech.
 
 Everything is written to ``results.md`` and ``summary.json`` too. Re-running
@@ -153,6 +154,23 @@ def reference_copies(manifest, out, group):
             if not os.path.isfile(path):
                 shutil.copyfile(entry["wav"], path)
     return folder
+
+
+def vocoder_ceiling(manifest, out, group, model_dir):
+    """The mel family's ceiling: the real audio's mel (``compute_mel``)
+    through the exported model's own mel-to-wave path, as ``<id>.wav`` files
+    (kept on re-runs). Returns ``(folder, row name)``, the name saying which
+    vocoder, e.g. ``ground truth (mel + Griffin-Lim)``."""
+    from speechbrain_v2s.evaluation import reference_files, write_vocoder_ceiling
+
+    folder = os.path.join(out, "generated", group, "ground_truth_mel")
+    name = write_vocoder_ceiling(
+        model_dir,
+        reference_files(manifest=manifest),
+        folder,
+        savedir=os.path.join(out, "loaded", "ceiling"),
+    )
+    return folder, name
 
 
 def mux_sample(manifest, gen_dir, out):
@@ -356,6 +374,14 @@ def main(argv=None):
         # the floor the generated speech is measured against.
         gen_args = ["--gen-dir", reference_copies(manifest, out, group)]
         gen_args += ["--system", "ground truth"]
+        if args.family == "mel":
+            # A model that predicted the reference mel exactly would score
+            # this: the part of the gap to the ground truth that is the
+            # vocoder's (both exports share one mel-to-wave path).
+            ceiling, name = vocoder_ceiling(
+                manifest, out, group, os.path.join(out, "model_init")
+            )
+            gen_args += ["--gen-dir", ceiling, "--system", name]
         for strategy in STRATEGIES:
             gen_args += ["--gen-dir", generated[strategy, group]]
             gen_args += ["--system", strategy]
