@@ -106,7 +106,9 @@ class CrossModalBatchNorm(nn.Module):
     cross_modal : bool
         ``False``: one set of statistics for every modality.
     momentum : float
-        Running-statistics update rate (PyTorch convention).
+        Running-statistics update rate (PyTorch convention) once the set has
+        seen ``1 / momentum`` batches; before, an equal-weight average of
+        the batches seen (see :meth:`update_rate`).
     eps : float
         Added to the variance.
     channel_axis : int
@@ -210,13 +212,33 @@ class CrossModalBatchNorm(nn.Module):
                 var = selected.var(0, unbiased=False)
                 with torch.no_grad():
                     unbiased = var * (count / max(count - 1, 1))
-                    running_mean.lerp_(mean.detach().to(running_mean), self.momentum)
-                    running_var.lerp_(unbiased.detach().to(running_var), self.momentum)
+                    rate = self.update_rate(int(tracked))
+                    running_mean.lerp_(mean.detach().to(running_mean), rate)
+                    running_var.lerp_(unbiased.detach().to(running_var), rate)
                     tracked.add_(1)
         scale, shift = self.affine(mean, var)
         shape = [1] * x.dim()
         shape[axis] = self.num_features
         return x * scale.to(x.dtype).view(shape) + shift.to(x.dtype).view(shape)
+
+    def update_rate(self, tracked):
+        """Weight of the next batch in the running statistics of a set that
+        has seen ``tracked`` batches: ``max(momentum, 1 / (tracked + 1))``.
+
+        The first batches are averaged with equal weights, so the initial
+        mean 0 / variance 1 leaves no trace. A plain moving average keeps
+        ``(1 - momentum) ** n`` of it after ``n`` batches: where the features'
+        true variance is far from 1 (1e-4 after a convolution of a raw
+        waveform) that prior dominated the eval-mode model for ~100 steps
+        while training used batch statistics.
+
+        Example
+        -------
+        >>> bn = CrossModalBatchNorm(2, momentum=0.1)
+        >>> [bn.update_rate(n) for n in (0, 1, 3, 9, 50)]
+        [1.0, 0.5, 0.25, 0.1, 0.1]
+        """
+        return max(self.momentum, 1.0 / (tracked + 1))
 
     def affine(self, mean=None, var=None):
         """``(scale, shift)`` with ``y = x * scale + shift`` per channel, from

@@ -105,6 +105,48 @@ def load_recipe(argv=None):
     return hparams, run_opts, hparams_file
 
 
+def seed_run(hparams):
+    """Seed every generator a run draws from with the YAML's ``seed``.
+
+    Torch (the YAML's ``__set_seed`` seeded it before the model was built;
+    this reseeds it for what follows: random crops, dataloader workers' seeds),
+    NumPy, Python's ``random`` and the training sampler's shuffle order
+    (SpeechBrain reads ``SB_GLOBAL_SEED``, a constant whatever the seed
+    unless set). With ``deterministic: True`` in the YAML, torch's
+    deterministic algorithms too (a warning, not an error, for an op that
+    has none). The thread count is the caller's (``OMP_NUM_THREADS``): the
+    same seed and thread count give the same run.
+
+    Returns
+    -------
+    int or None
+        The seed (``None``: the YAML has none, nothing is seeded).
+
+    Example
+    -------
+    >>> import os, torch
+    >>> saved = os.environ.pop("SB_GLOBAL_SEED", None)
+    >>> seed_run({"seed": 3}), os.environ["SB_GLOBAL_SEED"]
+    (3, '3')
+    >>> first = torch.rand(2)
+    >>> _ = seed_run({"seed": 3})
+    >>> torch.equal(first, torch.rand(2))
+    True
+    >>> _ = os.environ.pop("SB_GLOBAL_SEED")
+    >>> if saved is not None:
+    ...     os.environ["SB_GLOBAL_SEED"] = saved
+    >>> seed_run({}) is None
+    True
+    """
+    seed = hparams.get("seed")
+    if seed is None:
+        return None
+    sb.utils.seed_everything(int(seed), verbose=False)
+    if hparams.get("deterministic", False):
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    return int(seed)
+
+
 def audio_datasets(hparams, splits=("train", "valid", "test")):
     """DynamicItemDatasets with ``sig`` for each manifest ``<split>_json`` in hparams.
 
@@ -581,6 +623,7 @@ def run_a2a(prepare=None, prepare_kwargs=None, argv=None):
     (0, 0.1)
     """
     hparams, run_opts, _ = load_recipe(argv)
+    seed_run(hparams)
     if prepare is not None and not hparams.get("skip_prep", False):
         sb.utils.distributed.run_on_main(prepare, kwargs=prepare_kwargs(hparams))
     datasets = audio_datasets(hparams)
@@ -635,6 +678,7 @@ def run_v2a(prepare=None, prepare_kwargs=None, argv=None):
     ['roi_stats.json', 'train_v2a.json']
     """
     hparams, run_opts, _ = load_recipe(argv)
+    seed_run(hparams)
     if not hparams.get("skip_prep", False):
         if prepare is not None:
             sb.utils.distributed.run_on_main(prepare, kwargs=prepare_kwargs(hparams))
