@@ -12,7 +12,7 @@ import sys
 
 import pytest
 import torch
-from recipe_runs import run_recipe, subprocess_env
+from recipe_runs import RUN_SEED, run_recipe, subprocess_env
 
 from speechbrain_v2s.training.logs import read_train_log
 
@@ -55,6 +55,8 @@ def work(tmp_path_factory):
         4,
         "--valid_ratio",
         0.15,
+        "--seed",
+        RUN_SEED,
         cwd=root,
     )
     runs = {}
@@ -83,6 +85,8 @@ def work(tmp_path_factory):
             UTTERANCES,
             "--num_speakers",
             SPEAKERS,
+            "--seed",
+            RUN_SEED,
             cwd=root,
         )
         runs[strategy] = out
