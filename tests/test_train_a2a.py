@@ -57,6 +57,19 @@ def _overrides(corpus, out, epochs, **extra):
     return args
 
 
+def _start_a2a(hparams, *overrides, cwd):
+    """The A2A recipe started in the background, stdout and stderr piped
+    together as text (read them with ``communicate``)."""
+    return subprocess.Popen(
+        recipe_command("Synthetic/A2A", hparams, *overrides),
+        cwd=cwd,
+        env=subprocess_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
 LEARN_EPOCHS = 15
 
 
@@ -66,18 +79,10 @@ def learned_runs(a2a_corpus, tmp_path_factory):
     root = tmp_path_factory.mktemp("learn")
     procs = {}
     for arch in ("tiny_mel", "tiny_wave"):
-        cmd = recipe_command(
-            "Synthetic/A2A",
+        procs[arch] = _start_a2a(
             f"hparams/{arch}.yaml",
             *_overrides(a2a_corpus, root / arch, LEARN_EPOCHS),
-        )
-        procs[arch] = subprocess.Popen(
-            cmd,
             cwd=root,
-            env=subprocess_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
         )
     outputs = {arch: proc.communicate(timeout=1200)[0] for arch, proc in procs.items()}
     for arch, proc in procs.items():
@@ -126,23 +131,15 @@ def test_same_seed_same_train_log(a2a_corpus, tmp_path):
     both optimizers and the adversarial path are covered; 2 epochs."""
     procs = []
     for name in ("first", "second"):
-        cmd = recipe_command(
-            "Synthetic/A2A",
-            "hparams/tiny_wave.yaml",
-            *_overrides(a2a_corpus, tmp_path / name, 2),
-            "--gan_warmup_steps",
-            10,
-            "--metric_utterances",
-            2,
-        )
         procs.append(
-            subprocess.Popen(
-                cmd,
+            _start_a2a(
+                "hparams/tiny_wave.yaml",
+                *_overrides(a2a_corpus, tmp_path / name, 2),
+                "--gan_warmup_steps",
+                10,
+                "--metric_utterances",
+                2,
                 cwd=tmp_path,
-                env=subprocess_env(),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
             )
         )
     for proc in procs:
