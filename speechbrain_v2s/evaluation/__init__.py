@@ -59,13 +59,11 @@ from speechbrain_v2s.evaluation.cli import PROG, main, run
 from speechbrain_v2s.evaluation.errors import EvaluationError
 from speechbrain_v2s.evaluation.references import (
     AUDIO_EXTENSIONS,
-    SILENCE_WORDS,
     attach_transcripts,
     find_pairs,
     find_transcript,
     load_transcripts,
     pairs_from_manifest,
-    read_align,
     reference_files,
 )
 from speechbrain_v2s.evaluation.report import (
@@ -90,6 +88,7 @@ from speechbrain_v2s.evaluation.summary import (
     mean_ci,
     summarise,
 )
+from speechbrain_v2s.prepare.files import SILENCE_WORDS, read_align
 
 __all__ = [
     "AUDIO_EXTENSIONS",

@@ -10,9 +10,9 @@ import os
 from pathlib import Path
 
 from speechbrain_v2s.evaluation.errors import EvaluationError
+from speechbrain_v2s.prepare.files import read_align
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
-SILENCE_WORDS = frozenset({"sil", "sp", "<sil>", "sil0"})
 
 logger = logging.getLogger(__name__)
 
@@ -221,28 +221,6 @@ def reference_files(manifest=None, ref_dir=None, data_root=None):
 
 
 # ---------------------------------------------------------------- transcripts
-
-
-def read_align(path):
-    """The words of a GRID ``.align`` file (``start end word``), silences dropped.
-
-    Example
-    -------
-    >>> import os, tempfile
-    >>> p = os.path.join(tempfile.mkdtemp(), "bbaf2n.align")
-    >>> _ = open(p, "w").write("0 100 sil\\n100 200 bin\\n200 300 blue\\n300 400 sp\\n")
-    >>> read_align(p)
-    'bin blue'
-    """
-    words = []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            parts = line.split()
-            if len(parts) >= 3 and parts[2].lower() not in SILENCE_WORDS:
-                words.append(parts[2])
-            elif len(parts) == 1 and parts[0].lower() not in SILENCE_WORDS:
-                words.append(parts[0])
-    return " ".join(words)
 
 
 def load_transcripts(manifest):

@@ -31,7 +31,7 @@ import os
 import re
 import sys
 
-from speechbrain_v2s.data.manifests import (
+from speechbrain_v2s.prepare import (
     AUDIO_EXTENSIONS,
     drop_duplicates,
     find_files,
@@ -272,7 +272,7 @@ def scan_ljspeech(root, corpus, report):
     Example
     -------
     >>> import tempfile
-    >>> from speechbrain_v2s.data.manifests import PrepareReport
+    >>> from speechbrain_v2s.prepare import PrepareReport
     >>> root = tempfile.mkdtemp()
     >>> os.makedirs(os.path.join(root, "wavs"))
     >>> open(os.path.join(root, "wavs", "LJ001-0001.wav"), "w").close()
@@ -322,7 +322,7 @@ def scan_corpus(folder, layout, corpus, report, subsets=None, vctk_mic="mic1"):
     Example
     -------
     >>> import tempfile
-    >>> from speechbrain_v2s.data.manifests import PrepareReport
+    >>> from speechbrain_v2s.prepare import PrepareReport
     >>> scan_corpus(tempfile.mkdtemp(), "folder", "x", PrepareReport())
     []
     """

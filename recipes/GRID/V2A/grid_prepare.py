@@ -10,8 +10,9 @@ Layout (any of these, mixed freely):
   or a ``<utt>.wav`` beside the video;
 * alignments: ``<root>/align/<spk>/<utt>.align``,
   ``<root>/alignments/<spk>/<utt>.align`` or ``<root>/<spk>/align/<utt>.align``
-  (``start end word`` lines in 1/25,000 s; ``sil`` and ``sp`` are dropped
-  from the transcript).
+  (``start end word`` lines in 1/25,000 s, read by
+  :func:`speechbrain_v2s.prepare.read_align` as evaluation reads them:
+  silences such as ``sil`` and ``sp`` are dropped from the transcript).
 
 Splits: ``seen`` (every speaker with video; each speaker's utterances split
 train/valid/test, 90/5/5 by default) or ``unseen`` (speaker-disjoint, from
@@ -29,7 +30,7 @@ import os
 import re
 import sys
 
-from speechbrain_v2s.data.manifests import (
+from speechbrain_v2s.prepare import (
     SPLITS,
     VIDEO_EXTENSIONS,
     fill_missing,
@@ -40,6 +41,7 @@ from speechbrain_v2s.data.manifests import (
     probe_entries,
     probe_settings,
     ratios_arg,
+    read_align,
     read_list_file,
     require_folder,
     run_preparation,
@@ -58,7 +60,6 @@ SPLITS_FOLDER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "splits
 SPEAKER = re.compile(r"^s\d+$")
 VIDEO_PARENTS = ("", "video", "videos")
 ALIGN_PARENTS = ("align", "alignments")
-SILENCES = {"sil", "sp"}
 
 
 def _speaker_dirs(root, parents):
@@ -87,7 +88,7 @@ def find_videos(root, report):
     Example
     -------
     >>> import tempfile
-    >>> from speechbrain_v2s.data.manifests import PrepareReport
+    >>> from speechbrain_v2s.prepare import PrepareReport
     >>> root = tempfile.mkdtemp()
     >>> for name in ("s1/video/mpg_6000/bbaf2n.mpg", "video/s1/bbaf2n.mp4"):
     ...     os.makedirs(os.path.dirname(os.path.join(root, name)), exist_ok=True)
@@ -161,35 +162,6 @@ def find_alignments(root):
     return _index(pairs, (".align",))
 
 
-def read_alignment(path):
-    """Words of a GRID ``.align`` file (``start end word``), silences dropped.
-
-    Returns
-    -------
-    list of tuple
-        ``(start, end, word)`` with times in seconds (file units: 1/25,000 s).
-
-    Example
-    -------
-    >>> import tempfile
-    >>> path = os.path.join(tempfile.mkdtemp(), "bbaf2n.align")
-    >>> _ = open(path, "w").write(
-    ...     "0 23750 sil\\n23750 29500 bin\\n29500 34000 blue\\n34000 35500 sp\\n"
-    ... )
-    >>> read_alignment(path)
-    [(0.95, 1.18, 'bin'), (1.18, 1.36, 'blue')]
-    """
-    words = []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            fields = line.split()
-            if len(fields) < 3 or fields[2].lower() in SILENCES:
-                continue
-            start, end = float(fields[0]) / 25000, float(fields[1]) / 25000
-            words.append((round(start, 4), round(end, 4), fields[2]))
-    return words
-
-
 def load_speaker_lists(splits_folder=SPLITS_FOLDER):
     """Unseen-speaker lists: ``unseen_{train,valid,test}.txt`` in ``splits_folder``.
 
@@ -214,7 +186,7 @@ def grid_candidates(root, report, audio_dir=None):
     Example
     -------
     >>> import tempfile
-    >>> from speechbrain_v2s.data.manifests import PrepareReport
+    >>> from speechbrain_v2s.prepare import PrepareReport
     >>> root = tempfile.mkdtemp()
     >>> os.makedirs(os.path.join(root, "s3"))
     >>> open(os.path.join(root, "s3", "x.mpg"), "w").close()
@@ -236,8 +208,7 @@ def grid_candidates(root, report, audio_dir=None):
             continue
         text = None  # no alignment: filled in after probing
         if (speaker, utt) in alignments:
-            words = read_alignment(alignments[(speaker, utt)])
-            text = " ".join(word for _, _, word in words)
+            text = read_align(alignments[(speaker, utt)])
         entries.append(
             {
                 "id": f"{speaker}_{utt}",

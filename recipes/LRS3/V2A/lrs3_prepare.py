@@ -23,7 +23,7 @@ import logging
 import os
 import sys
 
-from speechbrain_v2s.data.manifests import (
+from speechbrain_v2s.prepare import (
     SPLITS,
     fill_missing,
     find_files,

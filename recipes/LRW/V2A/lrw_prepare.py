@@ -19,7 +19,7 @@ import logging
 import os
 import sys
 
-from speechbrain_v2s.data.manifests import (
+from speechbrain_v2s.prepare import (
     find_files,
     list_dirs,
     prepare_main,

@@ -27,7 +27,7 @@ import os
 import re
 import sys
 
-from speechbrain_v2s.data.manifests import (
+from speechbrain_v2s.prepare import (
     SPLITS,
     find_files,
     list_dirs,
