@@ -11,10 +11,13 @@ with two implementations:
 * :class:`SpeechBrainTranscriber`: any SpeechBrain ASR model that
   ``EncoderDecoderASR.from_hparams`` or ``EncoderASR.from_hparams`` loads, from a
   local folder or a Hub id. The offline judge for the built-in synthetic corpus
-  is one: the tiny CTC word recogniser that ``recipes/Synthetic/ASR`` trains on
-  the corpus's own audio and exports as an ``EncoderASR`` folder
-  (``"synthetic:<folder>"``); pocketsphinx's HMMs, trained on real speech,
-  reach only 37.5 % WER on clean espeak-ng GRID sentences.
+  is one: the small GRID-word recogniser that ``recipes/Synthetic/ASR`` trains
+  on the corpus's own audio (hundreds of espeak-ng voices) and exports as an
+  ``EncoderASR`` folder. The package ships the recipe's default run
+  (``speechbrain_v2s/judges/synthetic_grid``, :data:`SYNTHETIC_JUDGE`):
+  ``"synthetic"`` loads it, ``"synthetic:<folder>"`` loads another export.
+  pocketsphinx's HMMs, trained on real speech, reach only 37.5 % WER on clean
+  espeak-ng GRID sentences.
 
 :func:`make_transcriber` builds either from a short spec string, the form the
 ``v2s-evaluate --asr`` option takes.
@@ -40,6 +43,9 @@ from speechbrain_v2s.data.grid_grammar import SLOTS as GRID_SLOTS
 ASR_RATE = 16000  # what the bundled pocketsphinx model and most ASR models expect
 GRID_RULE = "grid"
 SYNTHETIC = "synthetic"  # make_transcriber spec of the synthetic corpus's ASR
+# The judge shipped with the package: recipes/Synthetic/ASR's default run,
+# exported (see its README for how it was trained and its accuracy).
+SYNTHETIC_JUDGE = os.path.join(os.path.dirname(__file__), "judges", "synthetic_grid")
 
 
 class TranscriberError(RuntimeError):
@@ -524,9 +530,10 @@ def make_transcriber(spec, savedir=None):
     ---------
     spec : str or None
         ``"pocketsphinx"`` (trigram LM), ``"pocketsphinx:grid"`` (GRID
-        grammar), ``"pocketsphinx:<file.jsgf>"``, ``"synthetic:<folder>"``
-        (the synthetic corpus's own CTC recogniser, exported by
-        ``recipes/Synthetic/ASR/train.py``, loaded as an ``EncoderASR``),
+        grammar), ``"pocketsphinx:<file.jsgf>"``, ``"synthetic"`` (the
+        synthetic corpus's judge shipped with the package,
+        :data:`SYNTHETIC_JUDGE`), ``"synthetic:<folder>"`` (another export of
+        ``recipes/Synthetic/ASR/train.py``; both load as an ``EncoderASR``),
         ``"speechbrain:<source>"`` or just a ``from_hparams`` source (folder
         or Hub id). ``None``, ``""`` or ``"none"`` give ``None`` (no ASR, no
         WER).
@@ -543,6 +550,8 @@ def make_transcriber(spec, savedir=None):
     PocketsphinxTranscriber(grammar='grid')
     >>> make_transcriber("none") is None
     True
+    >>> make_transcriber("synthetic").source == SYNTHETIC_JUDGE
+    True
     >>> make_transcriber("synthetic:/no/such/asr_model")
     Traceback (most recent call last):
     ...
@@ -555,12 +564,9 @@ def make_transcriber(spec, savedir=None):
     if name.lower() == "pocketsphinx":
         return PocketsphinxTranscriber(grammar=option or None)
     if name.lower() == SYNTHETIC:
-        if not option:
-            raise TranscriberError(
-                "synthetic ASR needs its folder: synthetic:<folder> (train and "
-                "export one with recipes/Synthetic/ASR/train.py)"
-            )
-        return SpeechBrainTranscriber(option, savedir=savedir, interface="encoder")
+        return SpeechBrainTranscriber(
+            option or SYNTHETIC_JUDGE, savedir=savedir, interface="encoder"
+        )
     if name.lower() == "speechbrain" and option:
         return SpeechBrainTranscriber(option, savedir=savedir)
     return SpeechBrainTranscriber(spec, savedir=savedir)

@@ -1,9 +1,11 @@
 """The synthetic corpus's own ASR (recipes/Synthetic/ASR), run as users run it.
 
-Slow: trains the tiny CTC GRID-word model on a small corpus, then scores
-held-out clean synthetic speech and silence through the exported folder,
-loaded with ``EncoderASR.from_hparams`` by ``v2s-evaluate --asr synthetic:...``
-(the path every evaluation takes).
+Slow: trains the GRID-word model (frame-level word targets from the corpus's
+timings) on a small corpus, then scores held-out clean synthetic speech and
+silence through the exported folder, loaded with ``EncoderASR.from_hparams`` by
+``v2s-evaluate --asr synthetic:...`` (the path every evaluation takes). The
+judge the package ships (the recipe's default run) is tested in
+``test_synthetic_judge.py``.
 """
 
 import csv
@@ -21,10 +23,12 @@ from speechbrain_v2s.training.logs import read_train_log
 
 pytestmark = pytest.mark.slow
 
-# Bars for this short run (6 voices x 25 GRID sentences, 14 epochs; the same
-# size with a 40 % GRID corpus measured 48.8 % seen / 50.0 % unseen voices):
-# far below chance, not low. The full recipe's WERs are in
-# recipes/Synthetic/ASR/README.md.
+# Bars for this short run (6 voices x 25 GRID sentences, one voice held out
+# for validation, 6 epochs; measured 44.7 % on the held-out voice and 38.3 % on
+# the 2 unseen-corpus voices, 97 s with the evaluation): far below chance, not
+# low (5 training voices do not cover the voice space). The full recipe's WERs
+# (0-0.1 %) are in recipes/Synthetic/ASR/README.md.
+EPOCHS = 6
 SEEN_WER_BAR = 60.0
 UNSEEN_WER_BAR = 70.0
 CHANCE_WER = 80.0
@@ -43,7 +47,9 @@ def trained(tmp_path_factory):
         "--synth_utterances_per_speaker", 25,
         "--unseen_speakers", 2,
         "--unseen_utterances_per_speaker", 10,
-        "--number_of_epochs", 14,
+        "--valid_ratio", 0.2,
+        "--av_test_sets", "{}",
+        "--number_of_epochs", EPOCHS,
         cwd=root,
         timeout=600,
     )  # fmt: skip
@@ -89,8 +95,8 @@ def _evaluate(ref, gen, export, out):
 
 def test_training_improves_and_exports(trained):
     rows = read_train_log(trained / "out" / "train_log.txt")
-    rows = [r for r in rows if not r["test"]]  # not the two test lines
-    assert len(rows) == 14
+    rows = [r for r in rows if not r["test"]]  # not the test lines
+    assert len(rows) == EPOCHS
     # GRID decoding of an untrained model is ~80 % WER (a quarter of the
     # 4-word slots right by chance); greedy decoding of it is ~100 %.
     assert min(r["valid"]["WER"] for r in rows) < CHANCE_WER - 20
@@ -109,7 +115,7 @@ def test_wer_low_on_held_out_speech_and_100_on_silence(trained, tmp_path):
     export = trained / "out" / "asr_model"
     save = trained / "out" / "save"
     seen = _grid_items(save / "valid.json")
-    unseen = _grid_items(save / "unseen" / "train.json")
+    unseen = _grid_items(save / "test.json")
     assert len(seen) >= 8 and len(unseen) >= 4
     _write_folder(seen, tmp_path / "seen")
     _write_folder(unseen, tmp_path / "unseen")
@@ -129,7 +135,7 @@ def test_wer_low_on_held_out_speech_and_100_on_silence(trained, tmp_path):
     )
     silence_wer = summary["wer"]["mean"]
     print(
-        f"synthetic ASR WER: held-out seen voices {seen_wer:.1f} % "
+        f"synthetic ASR WER: held-out training-corpus voice {seen_wer:.1f} % "
         f"({len(seen)} utt), unseen voices {unseen_wer:.1f} % ({len(unseen)} utt), "
         f"silence {silence_wer:.1f} %"
     )
