@@ -226,8 +226,8 @@ def test_cli_parallel_with_asr_matches_serial(folders, tmp_path):
           "--system", "b"], "2 --system names for 1"),  # fmt: skip
         (["--ref-dir", "{ref}", "--gen-dir", "{ref}", "--asr", "/no/model"],
          "ASR model folder not found"),  # fmt: skip
-        (["--ref-dir", "{ref}", "--gen-dir", "{ref}", "--asr", "synthetic"],
-         "synthetic:<folder>"),  # fmt: skip
+        (["--ref-dir", "{ref}", "--gen-dir", "{ref}", "--asr",
+          "synthetic:/no/asr"], "ASR model folder not found: /no/asr"),  # fmt: skip
         (["--ref-dir", "{ref}", "--gen-dir", "{ref}", "--speaker-model",
           "/no/ecapa"], "speaker model folder not found: /no/ecapa"),  # fmt: skip
         (["--ref-dir", "{ref}", "--gen-dir", "{ref}", "--speaker-model",
