@@ -73,12 +73,13 @@ def test_recalibrated_eval_model_matches_training_mode():
         model[0].weight.mul_(4.0)  # ... which then move (training steps)
     train_out = model.train()(data).detach()
     stale = (model.eval()(data) - train_out).abs().max()
-    _Brain(model).recalibrate_batch_norm(loader=[data], batches=1)
+    _Brain(model, seed=0).recalibrate_batch_norm(loader=[data], batches=1)
     fresh = (model.eval()(data) - train_out).abs().max()
     # (not 0: running variances are unbiased, the batch's is not)
     assert stale > 1.0 and fresh < 0.05, (stale, fresh)
 
 
 def test_nothing_to_do():
-    model = torch.nn.Linear(2, 2)
-    assert _Brain(model).recalibrate_batch_norm(loader=[torch.ones(1, 2)]) == 0
+    model = torch.nn.Linear(2, 2)  # no batch norm
+    brain = _Brain(model, bn_recalibration_batches=2, seed=0)
+    assert brain.recalibrate_batch_norm(loader=[torch.ones(1, 2)]) == 0

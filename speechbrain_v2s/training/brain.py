@@ -42,23 +42,24 @@ def _split_real_fake(outputs, batch_size):
 class V2SBrain(sb.Brain):
     """A GAN-capable Brain shared by A2A pre-training and V2A fine-tuning.
 
-    Hyperparameters read (all optional unless said): ``lr`` (required),
-    ``decoder_lr_scale`` (1.0), ``opt_class_discriminator``, ``sch_class`` /
-    ``sch_class_discriminator`` (per-epoch schedulers), ``generator_loss`` and
-    ``discriminator_loss`` (SpeechBrain HiFi-GAN losses, waveform family),
-    ``mel_loss_weight`` (45 for the GAN, 1 for mel), ``mel_l2_weight`` (0),
-    ``gan_warmup_steps`` (0: steps trained on reconstruction losses only before
-    the discriminator joins in), ``a2a_weight`` (1.0, joint strategy),
-    ``metric_utterances`` (8: validation utterances scored with STOI/ESTOI/PESQ
-    per epoch; the test set is scored whole unless
-    ``test_metric_utterances``), ``vocoder`` (mel → wave for metrics;
-    Griffin-Lim if absent),
-    ``pretrained_decoder_path`` (where the best epoch's temporal+decoder
-    weights are written for V2A initialisation), ``train_logger``,
-    ``bn_recalibration_batches`` (0: training batches over which the batch
+    Hyperparameters read, each from the recipe YAML (no defaults here; the
+    YAMLs say what each value is for): ``decoder_lr_scale`` (the decoder's
+    learning rate is ``lr`` times this), ``sch_class`` (per-epoch scheduler,
+    or null), ``mel_loss_weight``, ``mel_l2_weight``, ``metric_utterances``
+    (validation utterances scored with STOI/ESTOI/PESQ per epoch) and
+    ``test_metric_utterances`` (null: the whole test set),
+    ``bn_recalibration_batches`` (training batches over which the batch
     norms' running statistics are re-estimated, weights fixed, before each
-    validation; see :meth:`recalibrate_batch_norm`), ``seed`` (the
-    recalibration's crops).
+    validation; 0: none; see :meth:`recalibrate_batch_norm`), ``seed`` (the
+    recalibration's crops), ``train_logger``, ``checkpoints_to_keep``,
+    ``epoch_counter``, ``pretrained_decoder_path`` (where the best epoch's
+    model is written for V2A initialisation; null: nowhere). GAN recipes
+    (those with a ``discriminator``) also: ``generator_loss`` and
+    ``discriminator_loss`` (SpeechBrain HiFi-GAN losses),
+    ``opt_class_discriminator``, ``sch_class_discriminator`` (or null),
+    ``gan_warmup_steps`` (steps trained on reconstruction losses only before
+    the discriminator joins in). Mel-output models: ``vocoder`` (mel → wave
+    for the metrics; null: Griffin-Lim). The joint strategy: ``a2a_weight``.
 
     Example
     -------
@@ -84,9 +85,6 @@ class V2SBrain(sb.Brain):
     def is_gan(self):
         """True when a discriminator is trained (waveform family)."""
         return "discriminator" in self.modules
-
-    def _hp(self, name, default=None):
-        return getattr(self.hparams, name, default)
 
     def _inputs(self, batch):
         """Model input and relative lengths from the batch (video or audio)."""
@@ -124,8 +122,7 @@ class V2SBrain(sb.Brain):
         pred = compute_mel(out) if out.dim() == 2 else out
         l1 = metrics.masked_mel_l1(pred, target, lens)
         losses = {"mel_l1": l1}
-        l2_weight = self._hp("mel_l2_weight", 0.0)
-        if l2_weight:
+        if self.hparams.mel_l2_weight:
             frames = min(pred.shape[1], target.shape[1])
             losses["mel_l2"] = ((pred[:, :frames] - target[:, :frames]) ** 2).mean()
         return losses, pred
@@ -134,10 +131,9 @@ class V2SBrain(sb.Brain):
         """Generator/regression loss; in VALID/TEST also collect STOI/PESQ."""
         out, sig, lens = predictions["out"], predictions["sig"], predictions["lens"]
         losses, pred_mel = self._reconstruction_losses(out, sig, lens)
-        default_mel_weight = 45.0 if self.is_gan else 1.0
-        loss = self._hp("mel_loss_weight", default_mel_weight) * losses["mel_l1"]
+        loss = self.hparams.mel_loss_weight * losses["mel_l1"]
         if "mel_l2" in losses:
-            loss = loss + self._hp("mel_l2_weight") * losses["mel_l2"]
+            loss = loss + self.hparams.mel_l2_weight * losses["mel_l2"]
 
         if self.is_gan and stage == sb.Stage.TRAIN:
             adv = predictions.get("adversarial")
@@ -159,7 +155,7 @@ class V2SBrain(sb.Brain):
                 predictions["a2a_out"], sig, lens
             )
             losses["a2a_mel_l1"] = a2a_losses["mel_l1"]
-            loss = loss + self._hp("a2a_weight", 1.0) * a2a_losses["mel_l1"]
+            loss = loss + self.hparams.a2a_weight * a2a_losses["mel_l1"]
 
         losses["loss"] = loss
         self._accumulate(losses)
@@ -176,7 +172,7 @@ class V2SBrain(sb.Brain):
     def _waveform(self, out, pred_mel):
         if out.dim() == 2:
             return out
-        vocoder = self._hp("vocoder")
+        vocoder = self.hparams.vocoder
         if vocoder is not None:
             with torch.no_grad():
                 return vocoder(pred_mel.transpose(1, 2)).squeeze(1)
@@ -185,9 +181,9 @@ class V2SBrain(sb.Brain):
     def _score_utterances(self, out, sig, lens, pred_mel, stage):
         # Validation scores a sample (metrics are slow on CPU); test scores all
         # (a baseline run is a validation in disguise).
-        limit = self._hp("metric_utterances", 8)
+        limit = self.hparams.metric_utterances
         if stage == sb.Stage.TEST and not getattr(self, "baseline_run", False):
-            limit = self._hp("test_metric_utterances") or math.inf
+            limit = self.hparams.test_metric_utterances or math.inf
         budget = limit - len(self._scores["stoi"])
         if budget <= 0:
             return
@@ -223,7 +219,7 @@ class V2SBrain(sb.Brain):
         """One step; for the GAN, a discriminator step then a generator step."""
         if not self.is_gan:
             return super().fit_batch(batch)
-        adversarial = self.optimizer_step >= self._hp("gan_warmup_steps", 0)
+        adversarial = self.optimizer_step >= self.hparams.gan_warmup_steps
         with self.training_ctx:
             predictions = self.compute_forward(batch, sb.Stage.TRAIN)
         out, sig = predictions["out"].unsqueeze(1), predictions["sig"].unsqueeze(1)
@@ -279,21 +275,21 @@ class V2SBrain(sb.Brain):
                 groups["decoder" if name in decoder_names else "rest"].append(param)
         param_groups = [{"params": p, "name": n} for n, p in groups.items() if p]
         self.optimizer = self.opt_class(param_groups)
-        scale = self._hp("decoder_lr_scale", 1.0)
+        scale = self.hparams.decoder_lr_scale
         for group in self.optimizer.param_groups:
             if group["name"] == "decoder":
                 group["lr"] *= scale
                 group["initial_lr"] = group["lr"]
         self.optimizers_dict = {"optimizer": self.optimizer}
         self.schedulers = {}
-        sch_class = self._hp("sch_class")
+        sch_class = self.hparams.sch_class
         if sch_class is not None:
             self.schedulers["scheduler"] = sch_class(self.optimizer)
         if self.is_gan:
-            opt_d = self._hp("opt_class_discriminator", self.opt_class)
+            opt_d = self.hparams.opt_class_discriminator
             self.optimizer_d = opt_d(self._unwrapped("discriminator").parameters())
             self.optimizers_dict["optimizer_d"] = self.optimizer_d
-            sch_d = self._hp("sch_class_discriminator")
+            sch_d = self.hparams.sch_class_discriminator
             if sch_d is not None:
                 self.schedulers["scheduler_d"] = sch_d(self.optimizer_d)
         if self.checkpointer is not None:
@@ -307,7 +303,7 @@ class V2SBrain(sb.Brain):
         return super()._fit_train(train_set, epoch, enable)
 
     def _fit_valid(self, valid_set, epoch, enable):
-        if valid_set is not None and self._hp("bn_recalibration_batches", 0):
+        if valid_set is not None and self.hparams.bn_recalibration_batches:
             self.recalibrate_batch_norm(epoch=epoch)
         return super()._fit_valid(valid_set, epoch, enable)
 
@@ -343,9 +339,8 @@ class V2SBrain(sb.Brain):
         int
             The number of batches used (0: no batch norm, or no data).
         """
-        batches = (
-            self._hp("bn_recalibration_batches", 0) if batches is None else batches
-        )
+        if batches is None:
+            batches = self.hparams.bn_recalibration_batches
         model = self.modules.model
         norms = [
             m
@@ -358,7 +353,7 @@ class V2SBrain(sb.Brain):
         ]
         if not norms or not batches:
             return 0
-        seed = int(self._hp("seed", 0)) + int(epoch or 0)
+        seed = int(self.hparams.seed) + int(epoch or 0)
         saved = {id(m): _reset_running_stats(m) for m in norms}
         used = 0
         was_training = model.training
@@ -409,7 +404,7 @@ class V2SBrain(sb.Brain):
         if stage == sb.Stage.TRAIN:
             self.train_stats = stats
             return
-        train_logger = self._hp("train_logger")
+        train_logger = self.hparams.train_logger
         if stage == sb.Stage.VALID:
             for scheduler in getattr(self, "schedulers", {}).values():
                 scheduler.step()
@@ -425,7 +420,7 @@ class V2SBrain(sb.Brain):
                 self.checkpointer.save_and_keep_only(
                     meta={**stats, "epoch": epoch},
                     min_keys=["mel_l1"],
-                    num_to_keep=self._hp("checkpoints_to_keep", 2),
+                    num_to_keep=self.hparams.checkpoints_to_keep,
                 )
                 self._export_decoder_if_best(stats)
         elif getattr(self, "baseline_run", False):
@@ -441,12 +436,11 @@ class V2SBrain(sb.Brain):
             self.test_stats = stats
 
     def _epoch_loaded(self):
-        counter = self._hp("epoch_counter")
-        return counter.current if counter is not None else None
+        return self.hparams.epoch_counter.current
 
     @sb.utils.distributed.main_process_only
     def _export_decoder_if_best(self, stats):
-        path = self._hp("pretrained_decoder_path")
+        path = self.hparams.pretrained_decoder_path
         if path is None:
             return
         best = getattr(self, "_best_mel_l1", math.inf)

@@ -6,7 +6,7 @@ pipelines, build :class:`V2SBrain` from the YAML, ``fit`` and ``evaluate``.
 
 Example
 -------
->>> hp = {"model": "m", "discriminator": None}
+>>> hp = {"model": "m"}  # no discriminator: the mel family
 >>> sorted(brain_modules(hp, training_model="tm"))
 ['model']
 """
@@ -120,29 +120,30 @@ def seed_run(hparams):
     Returns
     -------
     int or None
-        The seed (``None``: the YAML has none, nothing is seeded).
+        The seed (``None``: the YAML's ``seed`` is null, nothing is seeded).
 
     Example
     -------
     >>> import os, torch
     >>> saved = os.environ.pop("SB_GLOBAL_SEED", None)
-    >>> seed_run({"seed": 3}), os.environ["SB_GLOBAL_SEED"]
+    >>> hparams = {"seed": 3, "deterministic": False}
+    >>> seed_run(hparams), os.environ["SB_GLOBAL_SEED"]
     (3, '3')
     >>> first = torch.rand(2)
-    >>> _ = seed_run({"seed": 3})
+    >>> _ = seed_run(hparams)
     >>> torch.equal(first, torch.rand(2))
     True
     >>> _ = os.environ.pop("SB_GLOBAL_SEED")
     >>> if saved is not None:
     ...     os.environ["SB_GLOBAL_SEED"] = saved
-    >>> seed_run({}) is None
+    >>> seed_run({"seed": None}) is None
     True
     """
-    seed = hparams.get("seed")
+    seed = hparams["seed"]
     if seed is None:
         return None
     sb.utils.seed_everything(int(seed), verbose=False)
-    if hparams.get("deterministic", False):
+    if hparams["deterministic"]:
         torch.use_deterministic_algorithms(True, warn_only=True)
     return int(seed)
 
@@ -151,11 +152,12 @@ def audio_datasets(hparams, splits=("train", "valid", "test")):
     """DynamicItemDatasets with ``sig`` for each manifest ``<split>_json`` in hparams.
 
     Training items are random crops of ``crop_frames`` video frames; others are
-    whole utterances. Missing split files (e.g. no test set) are skipped.
+    whole utterances. A split whose ``<split>_json`` is null or names no file
+    (e.g. no test set) is skipped.
 
     Example
     -------
-    >>> audio_datasets({}, splits=("train",))
+    >>> audio_datasets({"train_json": None}, splits=("train",))
     {}
     """
     datasets = {}
@@ -164,10 +166,7 @@ def audio_datasets(hparams, splits=("train", "valid", "test")):
         if path is None:
             continue
         data = sb.dataio.dataset.DynamicItemDataset.from_json(path)
-        max_duration = hparams.get(f"{split}_max_duration")
-        if max_duration:
-            data = data.filtered_sorted(key_max_value={"duration": max_duration})
-        crop = hparams.get("crop_frames") if split == "train" else None
+        crop = hparams["crop_frames"] if split == "train" else None
         data.add_dynamic_item(audio_pipeline(crop_frames=crop))
         data.set_output_keys(["id", "sig"])
         datasets[split] = data
@@ -175,7 +174,7 @@ def audio_datasets(hparams, splits=("train", "valid", "test")):
 
 
 def _manifest(hparams, split):
-    path = hparams.get(f"{split}_json")
+    path = hparams[f"{split}_json"]
     return path if path and os.path.isfile(path) else None
 
 
@@ -197,9 +196,11 @@ def prepare_rois(hparams, splits=SPLITS):
     >>> with open(os.path.join(d, "train.json"), "w") as f:
     ...     json.dump(entries, f)
     >>> save_roi(os.path.join(d, "rois", "a.npz"), np.full((2, 4, 4), 51, np.uint8))
-    >>> hparams = {"train_json": os.path.join(d, "train.json"), "data_folder": d,
-    ...            "roi_folder": os.path.join(d, "rois"), "save_folder": d,
-    ...            "already_cropped": True, "progress": False}
+    >>> hparams = {"train_json": os.path.join(d, "train.json"), "valid_json": None,
+    ...            "test_json": None, "data_folder": d, "save_folder": d,
+    ...            "roi_folder": os.path.join(d, "rois"), "preprocess_jobs": 1,
+    ...            "roi_detector": "auto", "already_cropped": True,
+    ...            "progress": False}
     >>> prepare_rois(hparams)  # a: cached already (skipped); b.mp4: no such file
     >>> with open(os.path.join(d, "train_v2a.json")) as f:
     ...     list(json.load(f))
@@ -217,11 +218,11 @@ def prepare_rois(hparams, splits=SPLITS):
     summary = preprocess_videos(
         list(manifests.values()),
         roi_folder,
-        jobs=hparams.get("preprocess_jobs", 1),
-        detector=hparams.get("roi_detector", "auto"),
-        already_cropped=hparams.get("already_cropped", False),
-        data_root=hparams.get("data_folder"),
-        progress=hparams.get("progress", True),
+        jobs=hparams["preprocess_jobs"],
+        detector=hparams["roi_detector"],
+        already_cropped=hparams["already_cropped"],
+        data_root=hparams["data_folder"],
+        progress=hparams["progress"],
     )
     logger.info(
         "Mouth ROIs: %d done, %d cached, %d failed (%s)",
@@ -235,7 +236,7 @@ def prepare_rois(hparams, splits=SPLITS):
             manifest,
             roi_folder,
             _v2a_manifest(hparams, split),
-            data_root=hparams.get("data_folder"),
+            data_root=hparams["data_folder"],
         )
     with open(_v2a_manifest(hparams, "train"), encoding="utf-8") as handle:
         train_rois = [entry["roi_path"] for entry in json.load(handle).values()]
@@ -249,8 +250,9 @@ def _v2a_manifest(hparams, split):
 
 
 def roi_stats(hparams):
-    """The ROI normalisation: hparams ``roi_mean``/``roi_std`` if set, else the
-    statistics :func:`prepare_rois` measured on the training set.
+    """The ROI normalisation: hparams ``roi_mean``/``roi_std`` if both are set
+    (not null), else the statistics :func:`prepare_rois` measured on the
+    training set.
 
     Example
     -------
@@ -263,7 +265,7 @@ def roi_stats(hparams):
     >>> roi_stats({"roi_mean": None, "roi_std": None, "save_folder": d})
     (0.3, 0.1)
     """
-    if hparams.get("roi_mean") is not None and hparams.get("roi_std") is not None:
+    if hparams["roi_mean"] is not None and hparams["roi_std"] is not None:
         return float(hparams["roi_mean"]), float(hparams["roi_std"])
     with open(os.path.join(hparams["save_folder"], STATS_FILENAME)) as handle:
         stats = json.load(handle)
@@ -290,7 +292,7 @@ def av_datasets(hparams, splits=SPLITS):
     >>> with open(os.path.join(d, "speakers.json"), "w") as f:
     ...     json.dump({"s1": 0, "s2": 1}, f)
     >>> hparams = {"save_folder": d, "roi_mean": 0.5, "roi_std": 0.2,
-    ...            "speaker_mode": "table"}
+    ...            "speaker_mode": "table", "flip_prob": 0.5, "time_mask_frames": 0}
     >>> datasets = av_datasets(hparams)  # no train/test manifests: skipped
     >>> list(datasets)
     ['valid']
@@ -307,16 +309,13 @@ def av_datasets(hparams, splits=SPLITS):
         if not os.path.isfile(path):
             continue
         data = sb.dataio.dataset.DynamicItemDataset.from_json(path)
-        max_duration = hparams.get(f"{split}_max_duration")
-        if max_duration:
-            data = data.filtered_sorted(key_max_value={"duration": max_duration})
         train = split == "train"
         data.add_dynamic_item(
             av_pipeline(
-                crop_frames=hparams.get("crop_frames") if train else None,
+                crop_frames=hparams["crop_frames"] if train else None,
                 train=train,
-                flip_prob=hparams.get("flip_prob", 0.5),
-                time_mask_frames=hparams.get("time_mask_frames", 0),
+                flip_prob=hparams["flip_prob"],
+                time_mask_frames=hparams["time_mask_frames"],
                 mean=mean,
                 std=std,
             )
@@ -335,10 +334,10 @@ def speaker_encoder_needed(hparams):
 
     Example
     -------
-    >>> speaker_encoder_needed({"speaker_mode": "table"}), speaker_encoder_needed({})
-    (True, False)
+    >>> [speaker_encoder_needed({"speaker_mode": m}) for m in ("table", "none")]
+    [True, False]
     """
-    return hparams.get("speaker_mode", "none") == "table"
+    return hparams["speaker_mode"] == "table"
 
 
 def speaker_index(hparams):
@@ -406,7 +405,9 @@ def speaker_pipeline(hparams):
 
 
 def brain_modules(hparams, training_model=None):
-    """The Brain's ``modules``: the (wrapped) model and, if any, the discriminator.
+    """The Brain's ``modules``: the (wrapped) model and, if the YAML has one,
+    the ``discriminator`` (the waveform family's GAN recipes declare it; the
+    mel family's have none).
 
     Example
     -------
@@ -414,7 +415,7 @@ def brain_modules(hparams, training_model=None):
     ['discriminator', 'model']
     """
     modules = {"model": training_model or TrainingModel(hparams["model"])}
-    if hparams.get("discriminator") is not None:
+    if "discriminator" in hparams:
         modules["discriminator"] = hparams["discriminator"]
     return modules
 
@@ -442,7 +443,7 @@ def build_brain(hparams, run_opts, training_model=None):
     ['brain', 'counter', 'model']
     """
     modules = brain_modules(hparams, training_model)
-    checkpointer = hparams.get("checkpointer")
+    checkpointer = hparams["checkpointer"]
     if checkpointer is not None:
         for name, module in modules.items():
             if name not in checkpointer.recoverables:
@@ -478,7 +479,8 @@ def fit_and_test(brain, hparams, datasets):
     ...         self.calls.append(("fit", epochs, train, valid))
     ...     def evaluate(self, data, min_key=None, **loader_kwargs):
     ...         self.calls.append(("evaluate", data, min_key, self.baseline_run))
-    >>> hparams = {"baseline_validation": True, "train_dataloader_opts": {}}
+    >>> hparams = {"baseline_validation": True, "train_dataloader_opts": {},
+    ...            "valid_dataloader_opts": {}, "test_dataloader_opts": {}}
     >>> datasets = {"train": "T", "valid": "V", "test": "E"}
     >>> for call in fit_and_test(Recorder(), hparams, datasets).calls:
     ...     print(call)
@@ -492,13 +494,13 @@ def fit_and_test(brain, hparams, datasets):
     """
     if "train" not in datasets:
         raise FileNotFoundError(
-            f"no training manifest: train_json {hparams.get('train_json')!r} "
+            f"no training manifest: train_json {hparams['train_json']!r} "
             "does not exist (did the data preparation run, or is the path "
             "misspelled?)"
         )
-    valid_kwargs = hparams.get("valid_dataloader_opts", {"batch_size": 1})
+    valid_kwargs = hparams["valid_dataloader_opts"]
     if (
-        hparams.get("baseline_validation", False)
+        hparams["baseline_validation"]
         and "valid" in datasets
         and (brain.checkpointer is None or brain.checkpointer.find_checkpoint() is None)
     ):
@@ -516,9 +518,7 @@ def fit_and_test(brain, hparams, datasets):
         brain.evaluate(
             datasets["test"],
             min_key="mel_l1",
-            test_loader_kwargs=dict(
-                hparams.get("test_dataloader_opts", {"batch_size": 1})
-            ),
+            test_loader_kwargs=dict(hparams["test_dataloader_opts"]),
         )
     return brain
 
@@ -533,40 +533,40 @@ def build_training_model(hparams):
     -------
     >>> import torch
     >>> model = torch.nn.Linear(1, 1)
-    >>> wrapped = build_training_model({"model": model})  # default: scratch
+    >>> hparams = {"model": model, "finetune_strategy": "scratch",
+    ...            "pretrained_a2a": None, "strict_transfer": True}
+    >>> wrapped = build_training_model(hparams)
     >>> type(wrapped).__name__, wrapped.model is model, wrapped.a2a_encoder
     ('TrainingModel', True, None)
-    >>> build_training_model({"model": model, "finetune_strategy": "init"})
+    >>> build_training_model({**hparams, "finetune_strategy": "init"})
     Traceback (most recent call last):
     ...
     ValueError: finetune_strategy=init needs pretrained_a2a
     """
-    strategy = hparams.get("finetune_strategy", "scratch")
+    strategy = hparams["finetune_strategy"]
     training_model, report = apply_finetune_strategy(
         hparams["model"],
         strategy,
-        pretrained_a2a=hparams.get("pretrained_a2a"),
-        a2a_model=hparams.get("a2a_model") if strategy == "joint" else None,
-        strict=hparams.get("strict_transfer", True),
+        pretrained_a2a=hparams["pretrained_a2a"],
+        a2a_model=hparams["a2a_model"] if strategy == "joint" else None,
+        strict=hparams["strict_transfer"],
     )
     if report is not None:
         logger.info("A2A transfer (%s): %s", strategy, report)
     return training_model
 
 
-def hparams_kwargs(*required, **optional):
+def hparams_kwargs(*keys):
     """A ``prepare_kwargs`` for :func:`run_a2a`/:func:`run_v2a`: YAML values by key.
 
     So a recipe names which YAML keys its prepare function takes instead of
-    writing a function that copies them.
+    writing a function that copies them. Every key must be in the YAML (the
+    experiment lives there: no value is filled in here).
 
     Arguments
     ---------
-    *required : str
-        Keys the YAML must have (``hparams[key]``).
-    **optional
-        Keys it may leave out, each with the value used then
-        (``hparams.get(key, default)``).
+    *keys : str
+        YAML keys, also the prepare function's argument names.
 
     Returns
     -------
@@ -575,17 +575,17 @@ def hparams_kwargs(*required, **optional):
 
     Example
     -------
-    >>> prepare_kwargs = hparams_kwargs("data_folder", "seed", split="seen")
-    >>> prepare_kwargs({"data_folder": "/data/GRID", "seed": 1, "lr": 0.1})
+    >>> prepare_kwargs = hparams_kwargs("data_folder", "seed", "split")
+    >>> prepare_kwargs({"data_folder": "/data/GRID", "seed": 1, "split": "seen"})
     {'data_folder': '/data/GRID', 'seed': 1, 'split': 'seen'}
-    >>> prepare_kwargs({"data_folder": "/data/GRID", "seed": 1, "split": "unseen"})
-    {'data_folder': '/data/GRID', 'seed': 1, 'split': 'unseen'}
+    >>> prepare_kwargs({"data_folder": "/data/GRID", "seed": 1})
+    Traceback (most recent call last):
+    ...
+    KeyError: 'split'
     """
 
     def prepare_kwargs(hparams):
-        kwargs = {key: hparams[key] for key in required}
-        kwargs.update((key, hparams.get(key, value)) for key, value in optional.items())
-        return kwargs
+        return {key: hparams[key] for key in keys}
 
     return prepare_kwargs
 
@@ -594,23 +594,34 @@ def run_a2a(prepare=None, prepare_kwargs=None, argv=None):
     """Everything an A2A ``train.py`` does: prepare, build, fit, test.
 
     ``prepare`` (a manifest-writing function) runs on the main process with
-    ``prepare_kwargs(hparams)`` unless the YAML sets ``skip_prep``.
+    ``prepare_kwargs(hparams)`` unless the YAML sets ``skip_prep: True``.
 
     Example
     -------
     The whole path with a toy model and ``limit: 0`` (no epoch runs, so the
-    manifest's audio is never read):
+    manifest's audio is never read); the keys a run reads before its first
+    epoch, all of them declared (no defaults in the code):
 
     >>> import json, os, tempfile
     >>> d = tempfile.mkdtemp()
     >>> path = os.path.join(d, "hparams.yaml")
     >>> _ = open(path, "w").write(f'''
+    ... seed: null
+    ... skip_prep: False
     ... output_folder: {d}/run
     ... train_json: {d}/train.json
+    ... valid_json: null
+    ... test_json: null
+    ... crop_frames: 20
     ... model: !new:torch.nn.Linear [1, 1]
     ... opt_class: !name:torch.optim.SGD {{lr: 0.1}}
+    ... decoder_lr_scale: 1.0
+    ... sch_class: null
     ... epoch_counter: !new:speechbrain.utils.epoch_loop.EpochCounter {{limit: 0}}
+    ... checkpointer: null
+    ... baseline_validation: False
     ... train_dataloader_opts: {{batch_size: 1}}
+    ... valid_dataloader_opts: {{batch_size: 1}}
     ... ''')
     >>> def prepare(train_json):
     ...     with open(train_json, "w") as f:
@@ -624,7 +635,7 @@ def run_a2a(prepare=None, prepare_kwargs=None, argv=None):
     """
     hparams, run_opts, _ = load_recipe(argv)
     seed_run(hparams)
-    if prepare is not None and not hparams.get("skip_prep", False):
+    if prepare is not None and not hparams["skip_prep"]:
         sb.utils.distributed.run_on_main(prepare, kwargs=prepare_kwargs(hparams))
     datasets = audio_datasets(hparams)
     brain = build_brain(hparams, run_opts)
@@ -654,17 +665,37 @@ def run_v2a(prepare=None, prepare_kwargs=None, argv=None):
     >>> save_roi(os.path.join(d, "rois", "u.npz"), np.full((2, 4, 4), 51, np.uint8))
     >>> path = os.path.join(d, "hparams.yaml")
     >>> _ = open(path, "w").write(f'''
+    ... seed: null
+    ... skip_prep: False
     ... output_folder: {d}/run
     ... save_folder: {d}/run
     ... data_folder: {d}
     ... train_json: {d}/train.json
+    ... valid_json: null
+    ... test_json: null
     ... roi_folder: {d}/rois
     ... already_cropped: True
+    ... roi_detector: auto
+    ... preprocess_jobs: 1
     ... progress: False
+    ... roi_mean: null
+    ... roi_std: null
+    ... crop_frames: 2
+    ... flip_prob: 0.5
+    ... time_mask_frames: 0
+    ... speaker_mode: none
+    ... finetune_strategy: scratch
+    ... pretrained_a2a: null
+    ... strict_transfer: True
     ... model: !new:torch.nn.Linear [1, 1]
     ... opt_class: !name:torch.optim.SGD {{lr: 0.1}}
+    ... decoder_lr_scale: 1.0
+    ... sch_class: null
     ... epoch_counter: !new:speechbrain.utils.epoch_loop.EpochCounter {{limit: 0}}
+    ... checkpointer: null
+    ... baseline_validation: False
     ... train_dataloader_opts: {{batch_size: 1}}
+    ... valid_dataloader_opts: {{batch_size: 1}}
     ... ''')
     >>> def prepare(train_json, data_folder):
     ...     with open(train_json, "w") as f:
@@ -679,7 +710,7 @@ def run_v2a(prepare=None, prepare_kwargs=None, argv=None):
     """
     hparams, run_opts, _ = load_recipe(argv)
     seed_run(hparams)
-    if not hparams.get("skip_prep", False):
+    if not hparams["skip_prep"]:
         if prepare is not None:
             sb.utils.distributed.run_on_main(prepare, kwargs=prepare_kwargs(hparams))
         sb.utils.distributed.run_on_main(prepare_rois, args=[hparams])

@@ -22,10 +22,10 @@ prepare_kwargs = hparams_kwargs(
     "data_folders",
     "save_folder",
     "seed",
-    layout="auto",
-    valid_ratio=0.02,
-    min_duration=0.5,
-    max_duration=30.0,
+    "layout",
+    "valid_ratio",
+    "min_duration",
+    "max_duration",
 )
 
 if __name__ == "__main__":

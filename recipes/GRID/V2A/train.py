@@ -19,7 +19,7 @@ from speechbrain_v2s.training.recipe import hparams_kwargs, run_v2a
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from grid_prepare import prepare_grid  # noqa: E402
 
-prepare_kwargs = hparams_kwargs("data_folder", "save_folder", "seed", split="seen")
+prepare_kwargs = hparams_kwargs("data_folder", "save_folder", "seed", "split")
 
 if __name__ == "__main__":
     run_v2a(prepare_grid, prepare_kwargs)

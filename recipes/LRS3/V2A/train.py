@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lrs3_prepare import prepare_lrs3  # noqa: E402
 
 prepare_kwargs = hparams_kwargs(
-    "data_folder", "save_folder", "seed", include_pretrain=False
+    "data_folder", "save_folder", "seed", "include_pretrain"
 )
 
 if __name__ == "__main__":

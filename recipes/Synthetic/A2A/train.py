@@ -11,7 +11,7 @@ then the run is the same as ``recipes/AudioOnly/A2A`` on a real corpus:
 import os
 import sys
 
-from speechbrain_v2s.training.recipe import run_a2a
+from speechbrain_v2s.training.recipe import hparams_kwargs, run_a2a
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "AudioOnly", "A2A"))
@@ -21,11 +21,11 @@ from audio_prepare import prepare_audio  # noqa: E402
 def prepare_synthetic_audio(
     data_folder,
     save_folder,
-    speakers,
-    utterances_per_speaker,
+    synth_speakers,
+    synth_utterances_per_speaker,
+    synth_grid_fraction,
     valid_ratio,
     seed,
-    grid_fraction=0.4,
 ):
     """Generate the audio-only corpus if it is not there, then write manifests."""
     from speechbrain_v2s.data.synthetic import generate_corpus
@@ -33,28 +33,27 @@ def prepare_synthetic_audio(
     if not os.path.isfile(os.path.join(data_folder, "corpus.json")):
         generate_corpus(
             data_folder,
-            speakers=speakers,
-            utterances_per_speaker=utterances_per_speaker,
+            speakers=synth_speakers,
+            utterances_per_speaker=synth_utterances_per_speaker,
             seed=seed,
             audio_only=True,
-            grid_fraction=grid_fraction,
+            grid_fraction=synth_grid_fraction,
         )
     prepare_audio(
         [data_folder], save_folder, valid_ratio=valid_ratio, seed=seed, progress=False
     )
 
 
-def prepare_kwargs(hparams):
-    """Arguments of :func:`prepare_synthetic_audio` from the YAML."""
-    return {
-        "data_folder": hparams["data_folder"],
-        "save_folder": hparams["save_folder"],
-        "speakers": hparams["synth_speakers"],
-        "utterances_per_speaker": hparams["synth_utterances_per_speaker"],
-        "valid_ratio": hparams["valid_ratio"],
-        "seed": hparams["seed"],
-        "grid_fraction": hparams.get("synth_grid_fraction", 0.4),
-    }
+# The YAML keys are prepare_synthetic_audio's argument names.
+prepare_kwargs = hparams_kwargs(
+    "data_folder",
+    "save_folder",
+    "synth_speakers",
+    "synth_utterances_per_speaker",
+    "synth_grid_fraction",
+    "valid_ratio",
+    "seed",
+)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ recipe's own preparation, so this exercises the real pipeline end to end:
 import os
 import sys
 
-from speechbrain_v2s.training.recipe import run_v2a
+from speechbrain_v2s.training.recipe import hparams_kwargs, run_v2a
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "GRID", "V2A"))
@@ -20,7 +20,7 @@ from grid_prepare import prepare_grid  # noqa: E402
 
 
 def prepare_synthetic_av(
-    data_folder, save_folder, speakers, utterances_per_speaker, split, seed
+    data_folder, save_folder, synth_speakers, synth_utterances_per_speaker, split, seed
 ):
     """Generate the audio-visual corpus if it is not there, then write manifests."""
     from speechbrain_v2s.data.synthetic import generate_corpus
@@ -28,23 +28,22 @@ def prepare_synthetic_av(
     if not os.path.isfile(os.path.join(data_folder, "corpus.json")):
         generate_corpus(
             data_folder,
-            speakers=speakers,
-            utterances_per_speaker=utterances_per_speaker,
+            speakers=synth_speakers,
+            utterances_per_speaker=synth_utterances_per_speaker,
             seed=seed,
         )
     prepare_grid(data_folder, save_folder, split=split, seed=seed, progress=False)
 
 
-def prepare_kwargs(hparams):
-    """Arguments of :func:`prepare_synthetic_av` from the YAML."""
-    return {
-        "data_folder": hparams["data_folder"],
-        "save_folder": hparams["save_folder"],
-        "speakers": hparams["synth_speakers"],
-        "utterances_per_speaker": hparams["synth_utterances_per_speaker"],
-        "split": hparams.get("split", "seen"),
-        "seed": hparams["seed"],
-    }
+# The YAML keys are prepare_synthetic_av's argument names.
+prepare_kwargs = hparams_kwargs(
+    "data_folder",
+    "save_folder",
+    "synth_speakers",
+    "synth_utterances_per_speaker",
+    "split",
+    "seed",
+)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tcd_timit_prepare import prepare_tcd_timit  # noqa: E402
 
 prepare_kwargs = hparams_kwargs(
-    "data_folder", "save_folder", "seed", include_lipspeakers=False
+    "data_folder", "save_folder", "seed", "include_lipspeakers"
 )
 
 if __name__ == "__main__":
