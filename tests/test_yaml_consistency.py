@@ -17,10 +17,17 @@ key (``hparams[f"{split}_json"]``) must match at least one declared key.
   shared architectures (``hparams/``) or an exported model's interface YAML
   (``export.interface_yaml``, read by ``inference.py``): each key declared in
   one of those.
+- ``speechbrain_v2s/training/`` and the recipes read with no default in the
+  code (no ``hparams.get``, no ``getattr(..., default)``): the value is the
+  YAML's. (``export.py`` and ``inference.py`` keep theirs: they read runs of
+  every kind and model folders exported before.)
 - SpeechBrain's own idea (its ``tests/consistency/test_yaml.py``), the other
   way round: each top-level key of a recipe YAML is read by the package or
   its recipe's Python, referenced in the same YAML (``!ref <key>``) or one
   of SpeechBrain's run options that ``Brain`` takes from the hparams.
+
+The last tests plant an undeclared key, a default and an unused YAML key in
+temporary files: the checks must catch each.
 """
 
 import ast
@@ -33,11 +40,6 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE = os.path.join(ROOT, "speechbrain_v2s")
 RECIPES = os.path.join(ROOT, "recipes")
-
-# The synthetic judge ASR (its recipe, its model YAML hparams/tiny_ctc_asr.yaml
-# and speechbrain_v2s/asr.py) is being rewritten: not checked for now.
-EXCLUDED_RECIPES = ("Synthetic/ASR",)
-EXCLUDED_SOURCES = ("asr.py",)
 
 # Recipes that run another recipe's Python: the Vocoder's train.py imports
 # the A2A recipe's prepare_kwargs (same data preparation).
@@ -99,6 +101,37 @@ def _reads_in(node):
             if _is_hparams(node.comparators[0]):
                 return [_key(node.left)]
     return []
+
+
+def _loose(node):
+    """Why ``node`` reads hparams with a default in the code (or None):
+    ``hparams.get(...)``, ``getattr(hparams, key, default)``, whatever the
+    key (a wrapper such as ``getattr(self.hparams, name, default)`` too). A
+    computed key read strictly (``hparams[key]``) is not flagged: a key no
+    YAML declares fails there at run time."""
+    if isinstance(node, ast.Call):
+        func, args = node.func, node.args
+        if isinstance(func, ast.Attribute) and func.attr == "get":
+            if _is_hparams(func.value):
+                return "hparams.get (a default in the code)"
+        name = getattr(func, "id", None)
+        if name == "getattr" and len(args) > 2 and _is_hparams(args[0]):
+            return "getattr with a default"
+    return None
+
+
+def loose_reads(paths):
+    """``["file:line why"]``: reads that may hide a setting from the YAML."""
+    found = []
+    for path in paths:
+        with open(path, encoding="utf-8") as handle:
+            tree = ast.parse(handle.read(), path)
+        where = os.path.relpath(path, ROOT)
+        for node in ast.walk(tree):
+            why = _loose(node)
+            if why:
+                found.append(f"{where}:{node.lineno} {why}")
+    return sorted(found)
 
 
 def hparams_reads(source, filename="<source>"):
@@ -170,12 +203,11 @@ def unused(path, used):
 
 # ---------------------------------------------------------------- the tree
 def recipe_folders():
-    """``{"GRID/V2A": [yaml paths], ...}`` (excluded recipes left out)."""
+    """``{"GRID/V2A": [yaml paths], ...}``."""
     folders = {}
     for path in sorted(glob.glob(os.path.join(RECIPES, "*", "*", "hparams", "*.yaml"))):
         folder = os.path.relpath(os.path.dirname(os.path.dirname(path)), RECIPES)
-        if folder.replace(os.sep, "/") not in EXCLUDED_RECIPES:
-            folders.setdefault(folder.replace(os.sep, "/"), []).append(path)
+        folders.setdefault(folder.replace(os.sep, "/"), []).append(path)
     return folders
 
 
@@ -185,8 +217,7 @@ def recipe_sources(folder):
 
 
 def package_sources(under=""):
-    paths = glob.glob(os.path.join(PACKAGE, under, "**", "*.py"), recursive=True)
-    return sorted(p for p in paths if os.path.basename(p) not in EXCLUDED_SOURCES)
+    return sorted(glob.glob(os.path.join(PACKAGE, under, "**", "*.py"), recursive=True))
 
 
 def recipe_yaml_keys():
@@ -220,6 +251,14 @@ def test_training_code_reads_only_declared_keys():
     assert reads, "no hparams read found: is the parser broken?"
     missing = undeclared(reads, recipe_yaml_keys())
     assert not missing, f"read but declared in no recipe YAML: {missing}"
+
+
+def test_training_and_recipe_code_have_no_defaults():
+    """A default in the code hides a setting from the YAML (and, behind a
+    wrapper with a computed key, from the other checks here)."""
+    recipes = [p for f in recipe_folders() for p in recipe_sources(f)]
+    loose = loose_reads(package_sources("training") + recipes)
+    assert not loose, loose
 
 
 @pytest.mark.parametrize("folder", sorted(recipe_folders()))
@@ -271,6 +310,10 @@ def test_a_planted_undeclared_key_is_caught(tmp_path):
         "    return hparams.items(), other['not_hparams'], other.get('nor_this')\n"
     )
     found = undeclared(file_reads([str(source)]), recipe_yaml_keys())
+    assert [entry.split(" ", 1)[1] for entry in loose_reads([str(source)])] == [
+        "hparams.get (a default in the code)",
+        "getattr with a default",
+    ]
     names = [entry.split(" ", 1)[1] for entry in found]
     assert names == [
         "planted_subscript",
@@ -282,6 +325,20 @@ def test_a_planted_undeclared_key_is_caught(tmp_path):
         r"\w+_planted",
     ]
     assert found[0] == f"{os.path.relpath(source, ROOT)}:2 planted_subscript"
+
+
+def test_a_wrapper_with_a_default_is_caught(tmp_path):
+    source = tmp_path / "wrapper.py"
+    source.write_text(
+        "def _hp(self, name, default=None):\n"
+        "    return getattr(self.hparams, name, default)\n"
+        "def _get(hparams, key, default):\n"
+        "    return hparams.get(key, default), hparams[key]\n"
+    )
+    assert [entry.split(" ", 1)[1] for entry in loose_reads([str(source)])] == [
+        "getattr with a default",
+        "hparams.get (a default in the code)",
+    ]
 
 
 def test_a_planted_unused_yaml_key_is_caught(tmp_path):
