@@ -1,281 +1,950 @@
 #!/usr/bin/env python3
-"""The paper's claim at toy scale: does A2A initialisation beat training from scratch?
+"""The paper's table at toy scale: fine-tuning strategies on the synthetic corpus.
 
-For each family (tiny_mel, tiny_wave): pre-train A2A once on the audio-only
-synthetic corpus (bigger than the audio-visual one, as in the paper), then
-fine-tune V2A on the synthetic audio-visual corpus with ``scratch`` and
-``init`` for several seeds, equal steps (same epochs, batch and data).
+One command per model family writes that family's section of
+``benchmarks/RESULTS.md`` (and its validation curves as a PNG beside it)::
 
-Reported per run, then as mean ± std over seeds:
+    python benchmarks/finetune_strategies.py --family tiny_mel
+    python benchmarks/finetune_strategies.py --family tiny_wave
 
-- validation (seen speakers: per-speaker utterance split): best mel L1 over
-  the epochs (the checkpoint a recipe exports) and the mean mel L1 / STOI /
-  ESTOI of the last 5 epochs (single epochs are noisy at this size);
-- test on seen speakers (the recipe's test split, best checkpoint);
-- test on unseen speakers: a second audio-visual corpus with other voices and
-  faces (another seed), scored by the same recipe with ``--test_json``; they
-  are not in the speaker table, so they get the neutral identity.
+What it runs, every step the real recipe or the user-facing tool:
 
-Runs go two at a time (one thread each) on a 2-core machine; finished runs are
-reused, so an interrupted benchmark continues where it stopped.
+1. the built-in corpora: audio-only (80 speakers x 50 utterances, seed 99:
+   pre-training, ~10x the audio-visual hours), audio-visual (4 x 120, seed 99:
+   fine-tuning; each run's per-speaker 90/5/5 train/valid/test split is drawn
+   by its seed, so the *seen* test set holds the training speakers) and
+   unseen audio-visual (2 x 10, seed ``UNSEEN_SEED``: new voices and faces,
+   all of it a test set);
+2. ``recipes/Synthetic/A2A`` once per family (shared by every seed and
+   strategy), then ``recipes/Synthetic/V2A`` with ``--finetune_strategy``
+   ``scratch`` and ``init`` for every seed (default 1 2 3) and
+   ``freeze_decoder`` and ``joint`` for the first seed (``--every-seed``
+   changes which strategies get every seed); equal optimizer steps for all;
+3. each V2A run exported (``v2s-export``), loaded with
+   ``VideoToSpeech.from_hparams`` and run on its seen test videos and on the
+   unseen corpus, then scored by ``v2s-evaluate`` (PESQ, STOI, ESTOI and WER
+   by the judge, ``--judge``); the real audio is scored as a system too
+   (``ground truth``), and for the mel family its mel through the models'
+   own mel-to-wave path (Griffin-Lim) as the ceiling row;
+4. the table: per strategy and speaker group, the mean over seeds with its
+   95 % Student-t interval (over seeds), the best validation mel L1, a row
+   per run below, how often ``init`` beats ``scratch``; and the validation
+   curves (ESTOI and mel L1 against optimizer steps, scratch vs init, a thin
+   line per seed).
 
-    python benchmarks/finetune_strategies.py --seeds 1 2 3 --work /tmp/v2s_strategies
+Budgets are optimizer steps (``--a2a-steps``, ``--v2a-steps``), turned into
+whole epochs from the training-set sizes (the demo's ``epochs_for``: at least
+the steps asked for). Runs go two at a time (``--jobs``), one thread each;
+export, synthesis and scoring run in this process, one run at a time, while
+the other lane trains. Finished runs, exports, generated audio and scores are
+reused, so an interrupted benchmark continues where it stopped; the work
+folder remembers its sizes and budgets and refuses others (use another
+``--work``).
+
+Wall time on a 2-core CPU, estimated (not yet measured end to end): 2 lanes
+of 1 thread, corpora (~5 min, shared by both families in one work folder)
+included. Per-step speeds: ``training_throughput.py``'s ``fit_batch`` at 1
+thread, measured on 2026-12-03 beside two other trainings (V2A tiny_wave
+4.8 s, A2A tiny_wave 6.0 s, V2A tiny_mel 1.0 s: ratios 4.6 and 5.8), scaled
+to the tiny_mel V2A lane rate with validation measured on a quiet machine
+(1,675 steps in 17 min, two runs side by side: notes/learning-budgets.md);
+``freeze_decoder`` ~0.85x and ``joint`` ~1.7x a V2A run's training; export
++ synthesis + scoring ~1.5-2.5 min a run.
+
+- ``--family tiny_mel`` (A2A 1,800 steps -> 4 epochs = 1,900; V2A 1,200 ->
+  23 epochs = 1,242): A2A ~7 min (a 2,250-step run of the same size took
+  8.4 min beside another), a V2A run ~13 min (0.61 s/step), ``joint`` ~22:
+  ~130 lane-minutes, **~70 min** wall.
+- ``--family tiny_wave`` (A2A 475 steps = 1 epoch; V2A 162 steps = 3
+  epochs): ~3.5 s (A2A) and ~2.8 s (V2A) a step of a lane with validation,
+  A2A ~30 min (on the critical path: ``init`` waits for it), a V2A run ~11
+  min with test and scoring, ``joint`` ~16: ~120 lane-minutes, **~70 min**
+  wall; ~85 min if a step costs 3.5 s. Each extra V2A epoch (54 steps) adds
+  ~11 min, so 4 epochs would not reliably fit 90 min.
+
+``--quick`` is a smoke test (tiny corpora, a few steps, 2 seeds, nothing
+written to RESULTS.md).
 """
 
 import argparse
 import json
+import math
 import os
-import statistics
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
-
-from speechbrain_v2s.data.manifests import merge_split_manifests
-from speechbrain_v2s.training.logs import last_test_stats, validation_summary
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SYN = os.path.join(ROOT, "recipes", "Synthetic")
-sys.path.insert(0, os.path.join(ROOT, "tests"))
-sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+for _path in (SYN, os.path.join(ROOT, "tests"), os.path.join(ROOT, "benchmarks")):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
+from demo import (  # noqa: E402
+    A2A_VALID_RATIO,
+    BATCH_SIZE,
+    SEEN_RATIOS,
+    UNSEEN_SEED,
+    epochs_for,
+    reference_copies,
+    steps_done,
+    synthesise,
+    vocoder_ceiling,
+)
 from recipe_runs import subprocess_env  # noqa: E402
 from results_md import machine_line, write_section  # noqa: E402
 
-SECTION = "## Fine-tuning strategies at toy scale (synthetic corpus, {families})"
-STRATEGIES = ("scratch", "init")
-UNSEEN_SEED = 4321
-LAST = 5
+from speechbrain_v2s.evaluation.report import (  # noqa: E402
+    TABLE_COLUMNS,
+    markdown_table,
+)
+from speechbrain_v2s.evaluation.summary import mean_ci  # noqa: E402
+from speechbrain_v2s.prepare import merge_split_manifests, split_counts  # noqa: E402
+from speechbrain_v2s.training.logs import (  # noqa: E402
+    read_train_log,
+    validation_summary,
+)
+
+SECTION = "## The paper's table at toy scale: fine-tuning strategies, {family}"
+STRATEGIES = ("scratch", "init", "freeze_decoder", "joint")
+GROUPS = ("seen", "unseen")
+CURVE_STRATEGIES = ("scratch", "init")
+GROUND_TRUTH = "ground truth"
+CORPUS_SEED = 99
+# Defaults: the demo's full data; steps per family (tiny_wave's GAN steps are
+# ~10x dearer on a CPU: sized so its table fits 90 minutes on 2 cores).
+FULL = dict(audio=80, audio_utts=50, av=4, av_utts=120, unseen=2, unseen_utts=10)
+QUICK = dict(audio=4, audio_utts=6, av=3, av_utts=6, unseen=1, unseen_utts=3)
+STEPS = {"tiny_mel": (1800, 1200), "tiny_wave": (475, 162)}
+QUICK_STEPS = (3, 2)
+QUICK_SEEDS = [1, 2]
+MEL_COLUMN = ("mel_l1", "best valid mel L1", False)
 
 
-def run(cmd, cwd, log=None):
-    """Run one step; its output goes to ``log`` (a file) when given."""
-    print("$", " ".join(map(str, cmd)), flush=True)
-    with open(log, "a") if log else open(os.devnull, "w") as out:
-        subprocess.run(
-            [str(c) for c in cmd],
-            cwd=cwd,
-            check=True,
-            env=subprocess_env(),
-            stdout=out if log else None,
-            stderr=subprocess.STDOUT if log else None,
-        )
+def seed_stats(values):
+    """Mean over seeds and the half-width of its 95 % Student-t interval
+    (:func:`speechbrain_v2s.evaluation.summary.mean_ci`, the rule
+    ``v2s-evaluate`` applies over utterances).
+
+    Arguments
+    ---------
+    values : iterable of float or None
+        One value per seed; ``None`` and ``nan`` are left out.
+
+    Returns
+    -------
+    dict
+        ``{"mean", "ci95", "n"}``, as a
+        :func:`~speechbrain_v2s.evaluation.markdown_table` cell reads it;
+        ``ci95`` is ``nan`` with fewer than two values.
+
+    Example
+    -------
+    >>> s = seed_stats([0.2, 0.3, 0.4])
+    >>> round(s["mean"], 3), round(s["ci95"], 3), s["n"]
+    (0.3, 0.248, 3)
+    >>> s = seed_stats([0.5, None])
+    >>> s["mean"], math.isnan(s["ci95"]), s["n"]
+    (0.5, True, 1)
+    """
+    finite = [float(v) for v in values if v is not None and math.isfinite(v)]
+    mean, ci = mean_ci(finite)
+    return {"mean": mean, "ci95": ci, "n": len(finite)}
 
 
-def valid_summary(log, last=LAST):
-    """Best validation mel L1 and last-``last``-epoch means of a train log."""
-    summary = validation_summary(log, last=last)
-    out = {"best mel_l1": summary["mel_l1_best"]}
-    for key in ("mel_l1", "stoi", "estoi"):
-        out[f"last {key}"] = summary[f"{key}_last"]
-    return out
+def aggregate(runs, group, keys=tuple(k for k, _, _ in TABLE_COLUMNS)):
+    """One table row from several runs (seeds): :func:`seed_stats` per metric.
+
+    Arguments
+    ---------
+    runs : list of dict
+        Results as :meth:`Runner.score` returns them: ``{"valid":
+        {"mel_l1_best": ...}, "seen": {"estoi": {"mean": ...}, ...}, ...}``.
+    group : str
+        ``seen`` or ``unseen``.
+    keys : tuple of str
+        Metrics; ``mel_l1`` is the best validation mel L1, every other key
+        the run's summary on ``group``.
+
+    Returns
+    -------
+    dict
+        ``{key: {"mean", "ci95", "n"}}``.
+
+    Example
+    -------
+    >>> runs = [{"valid": {"mel_l1_best": b}, "seen": {"wer": {"mean": w}}}
+    ...         for b, w in ((0.6, 20.0), (0.8, 30.0))]
+    >>> row = aggregate(runs, "seen", keys=("wer", "mel_l1"))
+    >>> row["wer"]["mean"], row["mel_l1"]["mean"], row["wer"]["n"]
+    (25.0, 0.7, 2)
+    """
+    row = {}
+    for key in keys:
+        if key == "mel_l1":
+            values = [r["valid"]["mel_l1_best"] for r in runs]
+        else:
+            values = [r[group].get(key, {}).get("mean") for r in runs]
+        row[key] = seed_stats(values)
+    return row
 
 
-def unseen_manifest(corpus, work):
-    """All utterances of the unseen-speaker corpus, speakers renamed so that no
-    id collides with a training speaker (``s1`` of another corpus is another
-    person)."""
-    sys.path.insert(0, os.path.join(ROOT, "recipes", "GRID", "V2A"))
-    from grid_prepare import prepare_grid
+def wins(results, better, worse, group, key, higher):
+    """Seeds where strategy ``better`` beats ``worse`` on ``key``.
 
-    save = os.path.join(work, "unseen_manifests")
-    prepare_grid(corpus, save, progress=False)
-    return merge_split_manifests(
-        save, os.path.join(save, "unseen.json"), prefix="unseen_"
+    Arguments
+    ---------
+    results : dict
+        ``{(strategy, seed): result}`` (:meth:`Runner.score`); only seeds
+        both strategies ran count.
+    better, worse : str
+        The strategies compared.
+    group : str
+        ``seen``, ``unseen``, or ``valid`` (the best validation mel L1;
+        ``key`` is then ignored).
+    key : str
+        Metric of the group's summary.
+    higher : bool
+        Whether higher is better.
+
+    Returns
+    -------
+    tuple of int
+        ``(seeds won, seeds compared)``; a missing value never wins.
+
+    Example
+    -------
+    >>> r = {("init", 1): {"seen": {"wer": {"mean": 20.0}}},
+    ...      ("scratch", 1): {"seen": {"wer": {"mean": 40.0}}},
+    ...      ("init", 2): {"seen": {"wer": {"mean": 50.0}}},
+    ...      ("scratch", 2): {"seen": {"wer": {"mean": 45.0}}},
+    ...      ("init", 3): {"seen": {"wer": {"mean": 10.0}}}}
+    >>> wins(r, "init", "scratch", "seen", "wer", higher=False)
+    (1, 2)
+    """
+    seeds = sorted(
+        seed for (st, seed) in results if st == better and (worse, seed) in results
     )
 
+    def value(strategy, seed):
+        result = results[strategy, seed]
+        if group == "valid":
+            return result["valid"]["mel_l1_best"]
+        value = result[group].get(key, {}).get("mean")
+        return math.nan if value is None else value
 
-def mean_sd(values):
-    sd = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):.3f} ± {sd:.3f}"
+    won = 0
+    for seed in seeds:
+        a, b = value(better, seed), value(worse, seed)
+        won += (a > b) if higher else (a < b)
+    return won, len(seeds)
+
+
+def curve(rows, steps_per_epoch, key):
+    """A validation metric against optimizer steps.
+
+    Arguments
+    ---------
+    rows : list of dict
+        A train log (:func:`~speechbrain_v2s.training.logs.read_train_log`).
+    steps_per_epoch : int
+        Optimizer steps of one epoch: epoch ``e`` is at step
+        ``e * steps_per_epoch`` (epoch 0, the untrained model, at 0).
+    key : str
+        Validation metric, e.g. ``estoi``.
+
+    Returns
+    -------
+    tuple of list
+        ``(steps, values)``; test lines are left out.
+
+    Example
+    -------
+    >>> rows = [{"epoch": 0, "valid": {"estoi": 0.0}, "test": {}},
+    ...         {"epoch": 1, "valid": {"estoi": 0.2}, "test": {}},
+    ...         {"epoch": 2, "valid": {}, "test": {}},
+    ...         {"epoch": 2, "valid": {}, "test": {"estoi": 0.3}}]
+    >>> curve(rows, 54, "estoi")
+    ([0, 54], [0.0, 0.2])
+    """
+    points = [
+        (row["epoch"] * steps_per_epoch, row["valid"][key])
+        for row in rows
+        if "epoch" in row and key in row["valid"] and not row["test"]
+    ]
+    return [p[0] for p in points], [p[1] for p in points]
+
+
+def plot_curves(run_dirs, path, title):
+    """Write validation ESTOI and mel L1 against optimizer steps as a PNG.
+
+    Arguments
+    ---------
+    run_dirs : dict
+        ``{(strategy, seed): finished V2A run folder}``: a thin line per
+        seed, a colour per strategy.
+    path : str
+        PNG to write (folders are created).
+    title : str
+        Figure title.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FormatStrFormatter
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    colours = {"scratch": "tab:blue", "init": "tab:orange"}
+    for (strategy, seed), run_dir in sorted(run_dirs.items()):
+        rows = read_train_log(os.path.join(run_dir, "train_log.txt"))
+        epochs = max(r["epoch"] for r in rows if "epoch" in r)
+        per_epoch = steps_done(run_dir) // max(epochs, 1)
+        for ax, key in zip(axes, ("estoi", "mel_l1")):
+            x, y = curve(rows, per_epoch, key)
+            first = seed == min(s for st, s in run_dirs if st == strategy)
+            ax.plot(
+                x,
+                y,
+                color=colours.get(strategy),
+                linewidth=0.9,
+                alpha=0.85,
+                label=strategy if first else None,
+            )
+    for ax, label in zip(axes, ("valid ESTOI ↑", "valid mel L1 ↓")):
+        ax.set_xlabel("optimizer steps")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        ax.legend(title="a line per seed")
+    axes[1].set_yscale("log")
+    for which in ("major", "minor"):
+        getattr(axes[1].yaxis, f"set_{which}_formatter")(FormatStrFormatter("%g"))
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--work", default="results/strategies")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    parser.add_argument("--families", nargs="+", default=["tiny_mel"])
-    parser.add_argument("--a2a-epochs", type=int, default=5)
-    parser.add_argument("--v2a-epochs", type=int, default=30)
-    parser.add_argument(
-        "--lr-final-scale",
-        type=float,
-        default=1.0,
-        help="V2A learning rate falls linearly to lr x this by the last epoch "
-        "(the recipe's lr_final_scale; 1.0: constant); other values are "
-        "written as their own RESULTS.md section",
+    """The command line, with the family's and ``--quick``'s defaults filled."""
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--audio-speakers", type=int, default=24)
-    parser.add_argument("--av-speakers", type=int, default=4)
-    parser.add_argument("--unseen-speakers", type=int, default=2)
-    parser.add_argument("--utterances", type=int, default=25)
+    parser.add_argument("--family", choices=sorted(STEPS), required=True)
+    parser.add_argument(
+        "--work",
+        help="work folder: corpora, runs, audio, scores (default "
+        "results/strategies, with --quick results/strategies_quick)",
+    )
+    parser.add_argument("--seeds", type=int, nargs="+", help="default 1 2 3")
+    parser.add_argument(
+        "--strategies", nargs="+", choices=STRATEGIES, default=list(STRATEGIES)
+    )
+    parser.add_argument(
+        "--every-seed",
+        nargs="+",
+        choices=STRATEGIES,
+        default=["scratch", "init"],
+        help="strategies run with every seed; the others with the first seed",
+    )
+    parser.add_argument("--a2a-steps", type=int, help="default per family")
+    parser.add_argument("--v2a-steps", type=int, help="default per family")
+    for key, value in FULL.items():
+        parser.add_argument(f"--{key.replace('_', '-')}", type=int, default=value)
+    parser.add_argument(
+        "--judge",
+        default="synthetic",
+        help="WER judge, as v2s-evaluate --asr takes it (synthetic: the judge "
+        "shipped with the package; pocketsphinx:grid: real-speech HMMs)",
+    )
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time")
-    parser.add_argument("--no-write", action="store_true")
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--figure",
+        help="validation-curve PNG (default benchmarks/figures/strategies_"
+        "<family>.png; with --no-write, in the work folder)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke test: tiny corpora, a few steps, seeds 1 2; implies --no-write",
+    )
+    parser.add_argument(
+        "--no-write", action="store_true", help="print the section, leave RESULTS.md"
+    )
+    args = parser.parse_args(argv)
+    default_steps = STEPS[args.family]
+    if args.quick:
+        for key, value in QUICK.items():
+            if getattr(args, key) == FULL[key]:
+                setattr(args, key, value)
+        default_steps = QUICK_STEPS
+        args.seeds = args.seeds or QUICK_SEEDS
+        args.no_write = True
+    args.seeds = args.seeds or [1, 2, 3]
+    args.work = args.work or "results/strategies" + ("_quick" if args.quick else "")
+    args.a2a_steps = args.a2a_steps or default_steps[0]
+    args.v2a_steps = args.v2a_steps or default_steps[1]
+    return args
+
+
+def command_line(argv):
+    """The command as a reader reruns it (the arguments as given)."""
+    return " ".join(["python benchmarks/finetune_strategies.py", *argv])
+
+
+class Runner:
+    """One family's recipes, exports and scores in the work folder.
+
+    Arguments
+    ---------
+    args : argparse.Namespace
+        Parsed command line (:func:`parse_args`).
+    """
+
+    def __init__(self, args):
+        self.args = args
+        self.py = sys.executable
+        self.work = os.path.abspath(args.work)
+        self.fam = os.path.join(self.work, args.family)
+        self.eval_root = os.path.join(
+            self.fam, "eval_" + "".join(c if c.isalnum() else "_" for c in args.judge)
+        )
+        self.lock = threading.Lock()  # export, synthesis, scoring: one at a time
+        self.status = {}  # run name -> (run folder, epochs), while it trains
+        self.reused = []
+        self.processes = set()
+        self.start = time.time()
+
+    # -- data -------------------------------------------------------------
+    def corpus(self, name, speakers, utts, seed, extra=()):
+        """Generate a synthetic corpus (unless there); returns its folder,
+        named by its size and seed."""
+        folder = os.path.join(self.work, f"corpus_{name}_{speakers}x{utts}_s{seed}")
+        if not os.path.isfile(os.path.join(folder, "corpus.json")):
+            self.call(
+                [self.py, "-m", "speechbrain_v2s.data.synthetic", "--output", folder]
+                + ["--speakers", speakers, "--utterances-per-speaker", utts]
+                + ["--seed", seed, "--jobs", max(self.args.jobs, 1), "--no-progress"]
+                + list(extra),
+                ROOT,
+            )
+        return folder
+
+    def prepare_data(self):
+        """The three corpora and the unseen set's one manifest."""
+        a = self.args
+        self.audio = self.corpus("audio", a.audio, a.audio_utts, CORPUS_SEED)
+        self.av = self.corpus("av", a.av, a.av_utts, CORPUS_SEED)
+        unseen = self.corpus("av", a.unseen, a.unseen_utts, UNSEEN_SEED)
+        self.rois = self.av + "_rois"
+        sys.path.insert(0, os.path.join(ROOT, "recipes", "GRID", "V2A"))
+        from grid_prepare import prepare_grid
+
+        save = unseen + "_manifests"
+        prepare_grid(unseen, save, progress=False)
+        self.unseen = merge_split_manifests(
+            save, os.path.join(save, "all.json"), prefix="unseen_"
+        )
+
+    def check_config(self):
+        """Write the work folder's sizes and budgets, or refuse other ones."""
+        a = self.args
+        config = {k: getattr(a, k) for k in FULL}
+        config.update(a2a_steps=a.a2a_steps, v2a_steps=a.v2a_steps, batch=BATCH_SIZE)
+        path = os.path.join(self.fam, "config.json")
+        if os.path.isfile(path):
+            with open(path, encoding="utf-8") as handle:
+                old = json.load(handle)
+            if old != config:
+                sys.exit(
+                    f"{path} holds runs of other sizes or budgets ({old}); "
+                    "use another --work"
+                )
+        os.makedirs(self.fam, exist_ok=True)
+        with open(path, "w", encoding="utf-8") as handle:
+            json.dump(config, handle)
+
+    # -- recipes ----------------------------------------------------------
+    def call(self, cmd, cwd, log=None):
+        """Run a step (its output to ``log`` when given); raise if it fails."""
+        cmd = [str(c) for c in cmd]
+        print("$", " ".join(cmd), f"> {log}" if log else "", flush=True)
+        with open(log, "a", encoding="utf-8") if log else open(os.devnull) as out:
+            process = subprocess.Popen(
+                cmd,
+                cwd=cwd,
+                env=subprocess_env(),
+                stdout=out if log else None,
+                stderr=subprocess.STDOUT if log else None,
+            )
+            self.processes.add(process)
+            try:
+                code = process.wait()
+            finally:
+                self.processes.discard(process)
+        if code:
+            raise RuntimeError(
+                f"exit {code}: {' '.join(cmd)}" + (f" (see {log})" if log else "")
+            )
+
+    def stop(self):
+        """Stop the recipes still running (after a failure or an interrupt)."""
+        for process in list(self.processes):
+            process.terminate()
+
+    def train(self, name, cmd, cwd, run_dir, epochs):
+        """Run a recipe unless ``run_dir`` holds ``done`` (then reuse it)."""
+        if os.path.isfile(os.path.join(run_dir, "done")):
+            self.reused.append(name)
+            return
+        self.status[name] = (run_dir, epochs)
+        start = time.time()
+        try:
+            self.call(cmd, cwd, run_dir + ".log")
+        finally:
+            self.status.pop(name, None)
+        with open(os.path.join(run_dir, "done"), "w", encoding="utf-8") as handle:
+            handle.write(f"{time.time() - start:.0f} s\n")
+        print(f"  {name} trained ({(time.time() - start) / 60:.1f} min)", flush=True)
+
+    def a2a(self):
+        """The family's A2A pre-training; returns its run folder."""
+        a = self.args
+        ratios = (1 - A2A_VALID_RATIO, A2A_VALID_RATIO)  # the recipe's split
+        train_items = split_counts(a.audio * a.audio_utts, ratios)[0]
+        self.a2a_epochs = epochs_for(a.a2a_steps, train_items)
+        self.a2a_dir = os.path.join(self.fam, "a2a")
+        cmd = [self.py, "train.py", f"hparams/{a.family}.yaml"]
+        cmd += ["--data_folder", self.audio, "--output_folder", self.a2a_dir]
+        cmd += ["--synth_speakers", a.audio, "--synth_utterances_per_speaker"]
+        cmd += [a.audio_utts, "--valid_ratio", A2A_VALID_RATIO]
+        cmd += ["--number_of_epochs", self.a2a_epochs, "--batch_size", BATCH_SIZE]
+        self.train("a2a", cmd, os.path.join(SYN, "A2A"), self.a2a_dir, self.a2a_epochs)
+        return self.a2a_dir
+
+    def v2a_epochs(self):
+        """Epochs that give every V2A run ``--v2a-steps`` steps."""
+        a = self.args
+        return epochs_for(a.v2a_steps, a.av * split_counts(a.av_utts, SEEN_RATIOS)[0])
+
+    def v2a(self, strategy, seed, a2a_future):
+        """Train one V2A run (after the A2A, unless ``scratch``), then score
+        it; returns :meth:`score`'s result."""
+        a = self.args
+        name = f"v2a_{strategy}_seed{seed}"
+        run_dir = os.path.join(self.fam, name)
+        epochs = self.v2a_epochs()
+        cmd = [self.py, "train.py", f"hparams/{a.family}.yaml", "--seed", seed]
+        cmd += ["--data_folder", self.av, "--output_folder", run_dir]
+        cmd += ["--number_of_epochs", epochs, "--batch_size", BATCH_SIZE]
+        cmd += ["--finetune_strategy", strategy, "--split", "seen"]
+        if strategy != "scratch":
+            cmd += [
+                "--pretrained_a2a",
+                os.path.join(a2a_future.result(), "a2a_decoder.ckpt"),
+            ]
+        cmd += ["--roi_folder", self.rois, "--progress", "False"]
+        cmd += ["--synth_speakers", a.av, "--num_speakers", a.av]
+        cmd += ["--synth_utterances_per_speaker", a.av_utts]
+        self.train(name, cmd, os.path.join(SYN, "V2A"), run_dir, epochs)
+        with self.lock:
+            return self.score(name, strategy, seed, run_dir)
+
+    # -- export, synthesis, scoring -----------------------------------------
+    def evaluate(self, manifest, out, systems):
+        """``v2s-evaluate`` of ``systems`` (name -> generated folder) on
+        ``manifest`` into ``out``, unless done; returns ``{name: summary}``."""
+        from speechbrain_v2s.evaluation import main as evaluate
+
+        path = os.path.join(out, "summary.json")
+        if not os.path.isfile(path):
+            argv = ["--manifest", manifest, "--out", out]
+            for name, folder in systems.items():
+                argv += ["--gen-dir", folder, "--system", name]
+            argv += ["--asr", self.args.judge, "--jobs", "1", "--no-progress"]
+            if evaluate(argv):
+                raise RuntimeError(f"v2s-evaluate failed: {' '.join(argv)}")
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)["systems"]
+
+    def references(self, group, manifest, model_dir, key):
+        """Ground truth (and, for mel, the vocoder ceiling) on one test set,
+        scored once per manifest (``key``)."""
+        systems = {GROUND_TRUTH: reference_copies(manifest, self.fam, group)}
+        if "mel" in self.args.family:
+            folder, name = vocoder_ceiling(manifest, self.fam, group, model_dir)
+            systems[name] = folder
+        out = os.path.join(self.eval_root, "reference", key)
+        return self.evaluate(manifest, out, systems)
+
+    def score(self, name, strategy, seed, run_dir):
+        """Export, synthesise and score one finished run (each step reused
+        when done), with the reference rows of its test sets.
+
+        Returns
+        -------
+        dict
+            ``strategy``, ``seed``, ``steps``, ``valid`` (validation
+            summary), ``seen``/``unseen`` (the run's ``v2s-evaluate``
+            summary) and ``seen_reference``/``unseen_reference``
+            (``{row name: summary}``).
+        """
+        from speechbrain_v2s.export import export_model
+
+        model_dir = os.path.join(self.fam, "models", name)
+        if not os.path.isfile(os.path.join(model_dir, "exported")):
+            export_model(run_dir, model_dir, kind="v2a")
+            open(os.path.join(model_dir, "exported"), "w").close()
+        manifests = {
+            "seen": os.path.join(run_dir, "save", "test.json"),
+            "unseen": self.unseen,
+        }
+        result = {
+            "strategy": strategy,
+            "seed": seed,
+            "steps": steps_done(run_dir),
+            "valid": validation_summary(os.path.join(run_dir, "train_log.txt")),
+        }
+        for group, manifest in manifests.items():
+            gen = synthesise(
+                model_dir,
+                manifest,
+                os.path.join(self.fam, "generated", group, name),
+                os.path.join(self.fam, "loaded", name),
+            )
+            out = os.path.join(self.eval_root, name, group)
+            result[group] = self.evaluate(manifest, out, {strategy: gen})[strategy]
+            # The seen test split follows the seed; the unseen set is one.
+            key = f"seen_seed{seed}" if group == "seen" else "unseen"
+            result[f"{group}_reference"] = self.references(
+                group, manifest, model_dir, key
+            )
+        with open(os.path.join(self.eval_root, name, "result.json"), "w") as handle:
+            json.dump(result, handle, indent=1)
+        print(f"  {name} scored ({self.progress_head()})", flush=True)
+        return result
+
+    # -- the whole table ------------------------------------------------------
+    def progress_head(self):
+        """Minutes since the start."""
+        return f"{(time.time() - self.start) / 60:.1f} min"
+
+    def progress_line(self, done, total):
+        """One status line: runs scored, epoch of every run training."""
+        parts = []
+        for name, (run_dir, epochs) in list(self.status.items()):
+            rows = []
+            log = os.path.join(run_dir, "train_log.txt")
+            if os.path.isfile(log):
+                rows = [r for r in read_train_log(log) if r.get("epoch", 0) >= 1]
+            text = f"{name} epoch {rows[-1]['epoch'] if rows else 0}/{epochs}"
+            if rows and "mel_l1" in rows[-1]["valid"]:
+                text += f" (valid mel L1 {rows[-1]['valid']['mel_l1']:.2f})"
+            parts.append(text)
+        return f"  [{self.progress_head()}] {done}/{total} runs scored; training: " + (
+            "; ".join(parts) or "-"
+        )
+
+    def jobs(self):
+        """``(strategy, seed)`` of every V2A run, in the order they start."""
+        a = self.args
+        jobs = []
+        for strategy in a.strategies:
+            seeds = a.seeds if strategy in a.every_seed else a.seeds[:1]
+            jobs += [(strategy, seed) for seed in seeds]
+        # Scratch first: it needs no A2A and trains beside it; joint (the
+        # dearest) next, so it does not finish last.
+        order = {"scratch": 0, "joint": 1, "freeze_decoder": 2, "init": 3}
+        return sorted(jobs, key=lambda j: (order[j[0]], j[1]))
+
+    def run(self):
+        """Every run, two at a time; returns ``{(strategy, seed): result}``."""
+        self.check_config()
+        self.prepare_data()
+        jobs = self.jobs()
+        results = {}
+        pool = ThreadPoolExecutor(self.args.jobs)
+        try:
+            a2a_future = pool.submit(self.a2a)
+            futures = {
+                pool.submit(self.v2a, st, se, a2a_future): (st, se) for st, se in jobs
+            }
+            pending = set(futures) | {a2a_future}
+            while pending:
+                done, pending = wait(pending, timeout=60, return_when=FIRST_COMPLETED)
+                for future in done:
+                    result = future.result()  # a failed run stops the benchmark
+                    if future in futures:
+                        results[futures[future]] = result
+                if pending:
+                    print(self.progress_line(len(results), len(jobs)), flush=True)
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            self.stop()
+            raise
+        pool.shutdown()
+        self.a2a_valid = validation_summary(os.path.join(self.a2a_dir, "train_log.txt"))
+        self.a2a_steps = steps_done(self.a2a_dir)
+        with open(os.path.join(self.fam, "results.json"), "w") as handle:
+            json.dump({f"{st} {se}": r for (st, se), r in results.items()}, handle)
+        return results
+
+
+def reference_rows(results, group):
+    """The reference rows of a group (ground truth, vocoder ceiling).
+
+    Arguments
+    ---------
+    results : dict
+        ``{(strategy, seed): result}`` (:meth:`Runner.score`).
+    group : str
+        ``seen`` (a test set per seed: mean ± CI over them, like the
+        systems) or ``unseen`` (one set: its utterance-level interval).
+
+    Returns
+    -------
+    tuple
+        ``({row name: {metric: stats}}, number of test sets)``.
+    """
+    per_set = {}
+    for result in results.values():
+        key = result["seed"] if group == "seen" else 0
+        per_set[key] = result[f"{group}_reference"]
+    names = next(iter(per_set.values())).keys()
+    rows = {}
+    for name in names:
+        row = {}
+        for key, _, _ in TABLE_COLUMNS:
+            values = [systems[name][key]["mean"] for systems in per_set.values()]
+            if len(values) == 1:  # one test set: its utterance-level interval
+                row[key] = dict(next(iter(per_set.values()))[name][key])
+            else:
+                row[key] = seed_stats(values)
+        rows[name] = row
+    return rows, len(per_set)
+
+
+def group_table(results, group, strategies, with_mel):
+    """A group's Markdown table: strategies, then the reference rows.
+
+    Arguments
+    ---------
+    results : dict
+        ``{(strategy, seed): result}`` (:meth:`Runner.score`).
+    group : str
+        ``seen`` or ``unseen``.
+    strategies : sequence of str
+        Row order.
+    with_mel : bool
+        Add the best validation mel L1 column.
+
+    Returns
+    -------
+    str
+    """
+    columns = TABLE_COLUMNS + ((MEL_COLUMN,) if with_mel else ())
+    keys = tuple(k for k, _, _ in columns)
+    rows = {}
+    for strategy in strategies:
+        runs = [r for (st, _), r in sorted(results.items()) if st == strategy]
+        if runs:
+            label = f"{strategy} ({len(runs)} seed{'s' if len(runs) > 1 else ''})"
+            rows[label] = aggregate(runs, group, keys)
+    lines = markdown_table(rows, columns).splitlines()
+    references, sets = reference_rows(results, group)
+    for name, row in references.items():
+        label = f"{name} ({sets} test sets)" if sets > 1 else name
+        # One row at a time: no bold between the references.
+        lines.append(markdown_table({label: row}, columns).splitlines()[-1])
+    return "\n".join(lines)
+
+
+def run_table(results):
+    """Markdown: one row per run (its values, no interval).
+
+    Arguments
+    ---------
+    results : dict
+        ``{(strategy, seed): result}`` (:meth:`Runner.score`).
+
+    Returns
+    -------
+    str
+    """
+
+    def cell(summary, key):
+        value = summary.get(key, {}).get("mean")
+        if value is None or not math.isfinite(value):
+            return "–"
+        return f"{value:.{1 if key == 'wer' else 2 if key == 'pesq' else 3}f}"
+
+    head = ["strategy", "seed", "steps", "best valid mel L1"]
+    head += [f"{g} PESQ / STOI / ESTOI / WER %" for g in GROUPS]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for (strategy, seed), r in sorted(
+        results.items(), key=lambda kv: (STRATEGIES.index(kv[0][0]), kv[0][1])
+    ):
+        cells = [
+            strategy,
+            str(seed),
+            str(r["steps"]),
+            f"{r['valid']['mel_l1_best']:.3f}",
+        ]
+        for group in GROUPS:
+            cells.append(" / ".join(cell(r[group], k) for k, _, _ in TABLE_COLUMNS))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def wins_line(results):
+    """The line saying how often ``init`` beats ``scratch`` (:func:`wins`).
+
+    Arguments
+    ---------
+    results : dict
+        ``{(strategy, seed): result}`` (:meth:`Runner.score`).
+
+    Returns
+    -------
+    str
+    """
+    parts = []
+    for group in GROUPS:
+        for key, label, higher in (("estoi", "ESTOI", True), ("wer", "WER", False)):
+            won, n = wins(results, "init", "scratch", group, key, higher)
+            parts.append(f"{group} {label} {won}/{n}")
+    won, n = wins(results, "init", "scratch", "valid", "mel_l1", False)
+    parts.append(f"best valid mel L1 {won}/{n}")
+    return "- `init` ahead of `scratch` (seeds won): " + ", ".join(parts) + "."
+
+
+def plural(n, word):
+    """``"1 epoch"``, ``"3 epochs"``."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def section(args, runner, results, command, figure_link, wall, load_start):
+    """The family's RESULTS.md section (Markdown, heading first)."""
+    a = args
+    v2a_epochs = runner.v2a_epochs()
+    a2a = runner.a2a_valid
+    text_seeds = ", ".join(
+        f"`{st}` {a.seeds if st in a.every_seed else a.seeds[:1]}"
+        for st in a.strategies
+    )
+    reused = (
+        f" ({len(runner.reused)} of {len(results) + 1} trainings reused from an "
+        "earlier invocation)"
+        if runner.reused
+        else ""
+    )
+    lines = [
+        SECTION.format(family=a.family),
+        "",
+        machine_line(
+            load_start=load_start, extra=f"{a.jobs} runs at a time, 1 thread each"
+        ),
+        f"- Command: `{command}`; wall time {wall / 60:.0f} min{reused}.",
+        f"- Data (built-in synthetic corpus): A2A on {a.audio} x {a.audio_utts} "
+        f"audio-only utterances (seed {CORPUS_SEED}); V2A on {a.av} x {a.av_utts} "
+        f"audio-visual utterances (seed {CORPUS_SEED}), per-speaker 90/5/5 "
+        "train/valid/test split drawn by each run's seed (the *seen* test set: "
+        f"{a.av} training speakers); *unseen*: {a.unseen} x {a.unseen_utts} "
+        f"utterances of new voices and faces (seed {UNSEEN_SEED}), neutral "
+        "speaker identity.",
+        f"- Budgets (optimizer steps, batch {BATCH_SIZE}): A2A {runner.a2a_steps} "
+        f"steps ({plural(runner.a2a_epochs, 'epoch')}; best valid mel L1 "
+        f"{a2a['mel_l1_best']:.3f}, ESTOI (last epochs) "
+        f"{a2a.get('estoi_last', math.nan):.3f}), once, shared by every V2A run; "
+        f"V2A {next(iter(results.values()))['steps']} steps "
+        f"({plural(v2a_epochs, 'epoch')}) "
+        f"each. Seeds: {text_seeds}.",
+        f"- Scored by `v2s-evaluate` on the exported models' output "
+        f"(`VideoToSpeech.from_hparams`); WER judge `--asr {a.judge}`. Cells: mean "
+        "over seeds ± the 95 % Student-t interval over seeds (a run's value: its "
+        "mean over test utterances, its corpus WER); one seed: its value alone. "
+        "Reference rows: the real audio"
+        + (
+            " and its mel through the models' Griffin-Lim (the vocoder ceiling)"
+            if "mel" in a.family
+            else ""
+        )
+        + "; over the seeds' seen test sets like the systems, and on the one "
+        "unseen set with the utterance-level interval.",
+        wins_line(results),
+        f"- Validation curves (scratch vs init, a line per seed): [{figure_link}]"
+        f"({figure_link}).",
+        "",
+        "Seen speakers (test split of the training speakers; valid mel L1 on "
+        "their validation split):",
+        "",
+        group_table(results, "seen", a.strategies, with_mel=True),
+        "",
+        f"Unseen speakers ({a.unseen} new voices and faces):",
+        "",
+        group_table(results, "unseen", a.strategies, with_mel=False),
+        "",
+        "Per run:",
+        "",
+        run_table(results),
+        "",
+        f"Per-run numbers: `<work>/{a.family}/results.json`; scores per utterance: "
+        f"`<work>/{a.family}/{os.path.basename(runner.eval_root)}/`.",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def main(argv=None):
+    """Run the benchmark for one family; write its section and figure."""
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
-    work = os.path.abspath(args.work)
-    os.makedirs(work, exist_ok=True)
-    py = sys.executable
-    corpora = {
-        "corpus_audio": (args.audio_speakers, args.utterances, 99, ["--audio-only"]),
-        "corpus_av": (args.av_speakers, args.utterances, 99, []),
-        "corpus_av_unseen": (args.unseen_speakers, 10, UNSEEN_SEED, []),
+    import torch
+
+    torch.set_num_threads(1)  # synthesis and scoring beside the training lanes
+    load_start = os.getloadavg()[0]
+    start = time.time()
+    runner = Runner(args)
+    from speechbrain_v2s.asr import TranscriberError, make_transcriber
+
+    try:  # fail now, not after an hour of training
+        make_transcriber(args.judge)
+    except TranscriberError as err:
+        sys.exit(f"--judge {args.judge}: {err}")
+    results = runner.run()
+    if args.figure:
+        figure = os.path.abspath(args.figure)
+    elif args.no_write:
+        figure = os.path.join(runner.fam, f"strategies_{args.family}.png")
+    else:
+        figure = os.path.join(
+            ROOT, "benchmarks", "figures", f"strategies_{args.family}.png"
+        )
+    curves = {
+        (st, se): os.path.join(runner.fam, f"v2a_{st}_seed{se}")
+        for (st, se) in results
+        if st in CURVE_STRATEGIES
     }
-    for name, (speakers, utts, seed, extra) in corpora.items():
-        folder = os.path.join(work, name)
-        if not os.path.isfile(os.path.join(folder, "corpus.json")):
-            run(
-                [py, "-m", "speechbrain_v2s.data.synthetic", "--output", folder]
-                + ["--speakers", speakers, "--utterances-per-speaker", utts]
-                + ["--seed", seed, "--no-progress"]
-                + extra,
-                ROOT,
-            )
-    unseen = unseen_manifest(os.path.join(work, "corpus_av_unseen"), work)
-
-    def v2a(fam, strategy, seed):
-        out = os.path.join(work, f"v2a_{fam}_{strategy}_{seed}")
-        common = [py, "train.py", f"hparams/{fam}.yaml", "--seed", seed]
-        common += ["--data_folder", os.path.join(work, "corpus_av")]
-        common += ["--number_of_epochs", args.v2a_epochs]
-        common += ["--finetune_strategy", strategy, "--split", "seen"]
-        common += [
-            "--pretrained_a2a",
-            os.path.join(work, f"a2a_{fam}", "a2a_decoder.ckpt"),
-        ]
-        common += ["--synth_speakers", args.av_speakers]
-        common += ["--lr_final_scale", args.lr_final_scale]
-        common += ["--num_speakers", args.av_speakers]
-        common += ["--synth_utterances_per_speaker", args.utterances]
-        cwd = os.path.join(SYN, "V2A")
-        if not os.path.isfile(os.path.join(out, "done")):
-            run(
-                common
-                + ["--output_folder", out, "--roi_folder", os.path.join(work, "rois")],
-                cwd,
-                os.path.join(work, f"v2a_{fam}_{strategy}_{seed}.log"),
-            )
-            open(os.path.join(out, "done"), "w").close()
-        # Unseen speakers: the same recipe on the trained checkpoint, with the
-        # other corpus as its test set (own ROI cache: utterance names repeat).
-        eval_out = out + "_unseen_test"
-        if not os.path.isfile(os.path.join(eval_out, "done")):
-            run(
-                common
-                + ["--output_folder", eval_out, "--save_folder", f"{out}/save"]
-                + ["--test_json", unseen, "--baseline_validation", "False"]
-                + ["--roi_folder", os.path.join(work, "rois_unseen")],
-                cwd,
-                os.path.join(work, f"v2a_{fam}_{strategy}_{seed}_unseen.log"),
-            )
-            open(os.path.join(eval_out, "done"), "w").close()
-        log = os.path.join(out, "train_log.txt")
-        return {
-            **valid_summary(log),
-            **{f"seen {k}": v for k, v in last_test_stats(log).items()},
-            **{
-                f"unseen {k}": v
-                for k, v in last_test_stats(
-                    os.path.join(eval_out, "train_log.txt")
-                ).items()
-            },
-        }
-
-    results = {}
-    for fam in args.families:
-        a2a_out = os.path.join(work, f"a2a_{fam}")
-        if not os.path.isfile(os.path.join(a2a_out, "done")):
-            run(
-                [py, "train.py", f"hparams/{fam}.yaml"]
-                + ["--data_folder", os.path.join(work, "corpus_audio")]
-                + ["--output_folder", a2a_out, "--number_of_epochs", args.a2a_epochs],
-                os.path.join(SYN, "A2A"),
-                os.path.join(work, f"a2a_{fam}.log"),
-            )
-            open(os.path.join(a2a_out, "done"), "w").close()
-        jobs = [(fam, st, se) for se in args.seeds for st in STRATEGIES]
-        with ThreadPoolExecutor(args.jobs) as pool:
-            for job, stats in zip(jobs, pool.map(lambda j: v2a(*j), jobs)):
-                results[job] = stats
-                print(job, json.dumps(stats), flush=True)
-    with open(os.path.join(work, "results.json"), "w", encoding="utf-8") as handle:
-        json.dump({" ".join(map(str, k)): v for k, v in results.items()}, handle)
-
-    columns = [
-        ("best mel_l1", "valid mel L1, best ↓"),
-        ("last mel_l1", "valid mel L1, last 5 ↓"),
-        ("last stoi", "valid STOI, last 5 ↑"),
-        ("last estoi", "valid ESTOI, last 5 ↑"),
-        ("seen mel_l1", "test seen mel L1 ↓"),
-        ("seen stoi", "test seen STOI ↑"),
-        ("unseen mel_l1", "test unseen mel L1 ↓"),
-        ("unseen stoi", "test unseen STOI ↑"),
-    ]
-    schedule = ""
-    if args.lr_final_scale != 1.0:
-        schedule = f" --lr-final-scale {args.lr_final_scale:g}"
-    lines = [
-        SECTION.format(families=", ".join(args.families))
-        + (f", lr decayed to x{args.lr_final_scale:g}" if schedule else ""),
-        "",
-        machine_line(extra=f"{args.jobs} runs at a time, 1 thread each"),
-        f"- Seeds {args.seeds}. A2A: {args.a2a_epochs} epochs on "
-        f"{args.audio_speakers} x {args.utterances} audio-only utterances. V2A: "
-        f"{args.v2a_epochs} epochs (equal steps for both strategies) on "
-        f"{args.av_speakers} x {args.utterances} audio-visual utterances "
-        "(per-speaker 90/5/5 split: validation and seen test hold the training "
-        f"speakers); unseen test: {args.unseen_speakers} x 10 utterances of other "
-        "voices and faces (neutral speaker identity).",
-        "- `init` loads the A2A temporal module and decoder (cross-modal batch "
-        "norm: the audio statistics seed the video set); `scratch` starts from "
-        "random weights."
-        + (
-            " Mel-family STOI/ESTOI are computed on Griffin-Lim waveforms of the "
-            "predicted mel (no vocoder at this size), so they stay near the floor "
-            "of unrelated signals (~0.4 / ~0); mel L1 is the training objective."
-            if any("mel" in fam for fam in args.families)
-            else " Waveform family: mel L1 is that of the generated waveform's "
-            "mel spectrogram against the target's (one of the generator's "
-            "losses, beside the adversarial ones)."
-        ),
-        "",
-        "| family | strategy | " + " | ".join(c[1] for c in columns) + " |",
-        "|---|---|" + "---|" * len(columns),
-    ]
-    for fam in args.families:
-        for strategy in STRATEGIES:
-            rows = [v for (f, s, _), v in results.items() if (f, s) == (fam, strategy)]
-            cells = [mean_sd([r[key] for r in rows]) for key, _ in columns]
-            lines.append(f"| {fam} | {strategy} | " + " | ".join(cells) + " |")
-    lines += [
-        "",
-        "Per run (seed: valid mel L1 best / last 5, valid ESTOI last 5, test unseen "
-        "mel L1):",
-        "",
-        "| family | seed | scratch | init |",
-        "|---|---|---|---|",
-    ]
-    for fam in args.families:
-        for seed in args.seeds:
-            cells = []
-            for strategy in STRATEGIES:
-                r = results[(fam, strategy, seed)]
-                cells.append(
-                    f"{r['best mel_l1']:.3f} / {r['last mel_l1']:.3f}, "
-                    f"{r['last estoi']:.3f}, {r['unseen mel_l1']:.3f}"
-                )
-            lines.append(f"| {fam} | {seed} | " + " | ".join(cells) + " |")
-    lines += [
-        "",
-        "Reproduce: `python benchmarks/finetune_strategies.py --seeds "
-        f"{' '.join(map(str, args.seeds))} --families {' '.join(args.families)} "
-        f"--a2a-epochs {args.a2a_epochs} --v2a-epochs {args.v2a_epochs} "
-        f"--audio-speakers {args.audio_speakers}{schedule}` (per-run numbers in "
-        "`<work>/results.json`).",
-    ]
-    text = "\n".join(lines) + "\n"
-    print(text)
+    if curves:
+        plot_curves(
+            curves,
+            figure,
+            f"{args.family}: validation during V2A fine-tuning (synthetic corpus)",
+        )
+        print(f"wrote {figure}")
+    link = os.path.relpath(figure, os.path.join(ROOT, "benchmarks"))
+    text = section(
+        args,
+        runner,
+        results,
+        command_line(argv),
+        link,
+        time.time() - start,
+        load_start,
+    )
+    print("\n" + text)
     if not args.no_write:
         write_section(text)
 
