@@ -361,7 +361,7 @@ def frame_targets(spans, frames, frame_seconds, blank_index=0):
     -------
     >>> spans = torch.tensor([[5.0, 0.1, 0.3], [9.0, 0.3, 0.32]])
     >>> frame_targets(spans, 10, 0.04).tolist()
-    [0, 0, 0, 5, 5, 5, 5, 0, 9, 0]
+    [0, 0, 0, 5, 5, 5, 5, 5, 9, 0]
     """
     centres = torch.arange(frames, dtype=torch.float64) * frame_seconds
     target = torch.full((frames,), blank_index, dtype=torch.long)
