@@ -23,8 +23,9 @@ utterances (1000 resamples, fixed seed) for the corpus-level WER.
         --gen-dir out/baseline --system Baseline \\
         --asr pocketsphinx:grid --out results --plots 4 --jobs 2
 
-For the built-in synthetic corpus, ``--asr synthetic:<folder>`` uses the CTC
-recogniser trained on that corpus (``recipes/Synthetic/ASR``), and
+For the built-in synthetic corpus, ``--asr synthetic`` uses the GRID-word
+recogniser shipped with the package (trained on that corpus's own voices by
+``recipes/Synthetic/ASR``; ``synthetic:<folder>`` loads another export), and
 ``--speaker-model <ECAPA folder>`` adds the speaker-similarity column.
 
 The package, one concern a module (everything below is importable from

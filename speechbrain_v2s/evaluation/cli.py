@@ -66,9 +66,9 @@ def _parser():
     p.add_argument(
         "--asr",
         help="ASR for WER: pocketsphinx, pocketsphinx:grid (real GRID speech), "
-        "synthetic:<folder> (the synthetic corpus's CTC model from "
-        "recipes/Synthetic/ASR), or a SpeechBrain from_hparams source "
-        "(default: no WER)",
+        "synthetic (the synthetic corpus's judge shipped with the package), "
+        "synthetic:<folder> (another export of recipes/Synthetic/ASR), or a "
+        "SpeechBrain from_hparams source (default: no WER)",
     )
     p.add_argument(
         "--speaker-model",
