@@ -47,14 +47,16 @@ def test_demo_quick(tmp_path):
         stoi = {name: s["stoi"]["mean"] for name, s in systems["systems"].items()}
         assert stoi["ground truth"] > stoi[ceiling] > max(stoi[s] for s in STRATEGIES)
         assert len(list((out / "generated" / group / "ground_truth_mel").glob("*.wav")))
+        # The shipped judge hears the real audio (voices it never trained on).
+        assert systems["systems"]["ground truth"]["wer"]["mean"] <= 3.0
     from speechbrain_v2s.video.io import read_audio_from_video, read_video
 
     clip = read_video(out / "sample.mp4")
     speech = read_audio_from_video(out / "sample.mp4")
     assert abs(len(speech) - clip.num_frames * 960) <= 960
 
-    # A re-run reuses every finished stage: corpora, judge ASR and generated
-    # speech are kept as they are (the recipes resume from their checkpoints).
+    # A re-run reuses every finished stage: corpora and generated speech are
+    # kept as they are (the recipes resume from their checkpoints).
     wavs = {p: p.stat().st_mtime_ns for p in (out / "generated").rglob("*.wav")}
     assert wavs
     again = subprocess.run(
@@ -62,5 +64,5 @@ def test_demo_quick(tmp_path):
     )
     assert again.returncode == 0, again.stderr[-4000:]
     rerun = json.loads((out / "summary.json").read_text())["seconds"]
-    assert "corpora" not in rerun and "ASR judge training" not in " ".join(rerun)
+    assert "corpora" not in rerun
     assert {p: p.stat().st_mtime_ns for p in wavs} == wavs
