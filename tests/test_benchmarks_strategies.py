@@ -9,7 +9,7 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
-import finetune_strategies as fs  # noqa: E402
+import strategies_report as report  # noqa: E402
 
 
 def _summary(pesq, stoi, estoi, wer, ci=0.01):
@@ -42,29 +42,31 @@ def _results():
 
 
 def test_seed_stats_is_the_student_t_interval_over_seeds():
-    s = fs.seed_stats([0.2, 0.3, 0.4])
+    s = report.seed_stats([0.2, 0.3, 0.4])
     # sd 0.1, n 3: t(0.975, 2) = 4.303 -> half-width 4.303 * 0.1 / sqrt(3)
     assert s["mean"] == pytest.approx(0.3)
     assert s["ci95"] == pytest.approx(4.3027 * 0.1 / math.sqrt(3), rel=1e-4)
-    one = fs.seed_stats([0.5, float("nan"), None])
+    one = report.seed_stats([0.5, float("nan"), None])
     assert (one["mean"], one["n"]) == (0.5, 1) and math.isnan(one["ci95"])
 
 
 def test_wins_counts_only_seeds_both_strategies_ran():
     results = _results()
-    assert fs.wins(results, "init", "scratch", "seen", "estoi", True) == (2, 3)
-    assert fs.wins(results, "init", "scratch", "seen", "wer", False) == (2, 3)
-    assert fs.wins(results, "init", "scratch", "valid", "mel_l1", False) == (2, 3)
-    assert fs.wins(results, "freeze_decoder", "scratch", "seen", "estoi", True) == (
+    assert report.wins(results, "init", "scratch", "seen", "estoi", True) == (2, 3)
+    assert report.wins(results, "init", "scratch", "seen", "wer", False) == (2, 3)
+    assert report.wins(results, "init", "scratch", "valid", "mel_l1", False) == (2, 3)
+    assert report.wins(results, "freeze_decoder", "scratch", "seen", "estoi", True) == (
         1,
         1,
     )
-    assert "seen ESTOI 2/3" in fs.wins_line(results)
+    assert "seen ESTOI 2/3" in report.wins_line(results)
 
 
 def test_group_table_rows_and_references():
     results = _results()
-    lines = fs.group_table(results, "seen", fs.STRATEGIES, with_mel=True).splitlines()
+    lines = report.group_table(
+        results, "seen", report.STRATEGIES, with_mel=True
+    ).splitlines()
     assert lines[0].startswith("| System | PESQ") and "best valid mel L1 ↓" in lines[0]
     by_name = {line.split(" | ")[0][2:]: line for line in lines[2:]}
     assert set(by_name) == {
@@ -73,14 +75,14 @@ def test_group_table_rows_and_references():
         "freeze_decoder (1 seed)",
         "ground truth (3 test sets)",
     }
-    init_estoi = fs.seed_stats([0.3, 0.2, 0.4])
+    init_estoi = report.seed_stats([0.3, 0.2, 0.4])
     assert (
         f"{init_estoi['mean']:.3f} ± {init_estoi['ci95']:.3f}"
         in by_name["init (3 seeds)"]
     )
     assert "±" not in by_name["freeze_decoder (1 seed)"].split(" | ")[3]  # one seed
     # Unseen: one test set for every seed -> its own utterance-level interval.
-    unseen = fs.group_table(results, "unseen", fs.STRATEGIES, with_mel=False)
+    unseen = report.group_table(results, "unseen", report.STRATEGIES, with_mel=False)
     assert "| ground truth | 4.50 ± 0.50 |" in unseen
     assert "best valid mel L1" not in unseen
 
@@ -91,4 +93,4 @@ def test_curve_puts_epochs_on_the_step_axis():
         {"epoch": 1, "valid": {"mel_l1": 1.0}, "test": {}},
         {"epoch": 1, "valid": {}, "test": {"mel_l1": 0.9}},
     ]
-    assert fs.curve(rows, 54, "mel_l1") == ([0, 54], [3.0, 1.0])
+    assert report.curve(rows, 54, "mel_l1") == ([0, 54], [3.0, 1.0])
