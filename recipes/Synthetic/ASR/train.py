@@ -227,8 +227,13 @@ def prepare_synthetic_asr(
     av_test_sets=None,
     av_test_utterances_per_speaker=15,
     jobs=None,
+    train_json=None,
+    valid_json=None,
+    test_json=None,
 ):
-    """Generate the corpora that are missing, then write the manifests.
+    """Generate the corpora that are missing, then write the manifests
+    (``train_json``/``valid_json``/``test_json``: their paths, by default
+    ``<save_folder>/<split>.json``).
 
     ``train.json``/``valid.json``: the audio-only training corpus (GRID
     sentences only, ``speakers`` voices of ``seed``), split by voice.
@@ -245,10 +250,10 @@ def prepare_synthetic_asr(
     """
     _generate(data_folder, speakers, utterances_per_speaker, seed, True, jobs)
     train, valid = split_by_voice(synthetic_manifest(data_folder), valid_ratio)
+    given = {"train": train_json, "valid": valid_json, "test": test_json}
     paths = {
-        "train": os.path.join(save_folder, "train.json"),
-        "valid": os.path.join(save_folder, "valid.json"),
-        "test": os.path.join(save_folder, "test.json"),
+        split: path or os.path.join(save_folder, f"{split}.json")
+        for split, path in given.items()
     }
     _write_json(train, paths["train"])
     _write_json(valid, paths["valid"])
@@ -293,6 +298,9 @@ def prepare_kwargs(hparams):
         "av_test_sets": hparams["av_test_sets"],
         "av_test_utterances_per_speaker": hparams["av_test_utterances_per_speaker"],
         "jobs": hparams["synth_jobs"],
+        "train_json": hparams["train_json"],
+        "valid_json": hparams["valid_json"],
+        "test_json": hparams["test_json"],
     }
 
 
