@@ -39,6 +39,7 @@ from speechbrain_v2s.asr import GRID_CTC_WORDS, grid_ctc_decode, grid_ctc_token_
 from speechbrain_v2s.audio.io import load_audio
 from speechbrain_v2s.data.grid_grammar import SLOTS as GRID_SLOTS
 from speechbrain_v2s.data.synthetic import AUDIO_DIR, META_DIR
+from speechbrain_v2s.prepare import write_json_atomic
 from speechbrain_v2s.training.recipe import load_recipe
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -206,12 +207,6 @@ def _generate(folder, speakers, utterances_per_speaker, seed, audio_only, jobs):
         )
 
 
-def _write_json(entries, path):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as handle:
-        json.dump(entries, handle, indent=1)
-
-
 def prepare_synthetic_asr(
     data_folder,
     save_folder,
@@ -255,8 +250,8 @@ def prepare_synthetic_asr(
         split: path or os.path.join(save_folder, f"{split}.json")
         for split, path in given.items()
     }
-    _write_json(train, paths["train"])
-    _write_json(valid, paths["valid"])
+    write_json_atomic(paths["train"], train)
+    write_json_atomic(paths["valid"], valid)
     _generate(
         unseen_folder,
         unseen_speakers,
@@ -265,7 +260,7 @@ def prepare_synthetic_asr(
         True,
         jobs,
     )
-    _write_json(synthetic_manifest(unseen_folder), paths["test"])
+    write_json_atomic(paths["test"], synthetic_manifest(unseen_folder))
     for name, spec in (av_test_sets or {}).items():
         folder = os.path.join(av_test_folder, f"{name}_seed{spec['seed']}")
         _generate(
@@ -277,7 +272,7 @@ def prepare_synthetic_asr(
             jobs,
         )
         paths[f"av_{name}"] = os.path.join(save_folder, f"av_{name}.json")
-        _write_json(synthetic_manifest(folder), paths[f"av_{name}"])
+        write_json_atomic(paths[f"av_{name}"], synthetic_manifest(folder))
     return paths
 
 
