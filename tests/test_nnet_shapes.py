@@ -261,3 +261,25 @@ def test_video_encoder_fold_batch_norm_keeps_eval_outputs():
     enc.fold_batch_norm()
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in enc.modules())
     torch.testing.assert_close(enc(x, lens), before, atol=1e-5, rtol=1e-4)
+
+
+def test_video_encoder_input_scale_reads_pooled_frames():
+    # input_scale=2 must be the full-size encoder on 2x2-averaged frames
+    # (the same weights see the same 44x44 images), padding still ignored.
+    torch.manual_seed(2)
+    half = VideoEncoder(
+        out_channels=C, frontend_channels=8, resnet_width=8, input_scale=2
+    )
+    full = copy.deepcopy(half)
+    full.input_scale = 1
+    half.eval()
+    full.eval()
+    x = torch.randn(2, 5, 1, 88, 88)
+    lens = torch.tensor([1.0, 0.6])
+    pooled = torch.nn.functional.avg_pool2d(x.flatten(0, 1), 2).unflatten(0, (2, 5))
+    out = half(x, lens)
+    assert out.shape == (2, 5, C)
+    torch.testing.assert_close(out, full(pooled, lens), atol=1e-5, rtol=1e-4)
+    assert not torch.allclose(out, full(x, lens), atol=1e-3)
+    with pytest.raises(ValueError, match="input_scale"):
+        VideoEncoder(out_channels=C, input_scale=0)

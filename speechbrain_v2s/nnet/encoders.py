@@ -193,6 +193,11 @@ class VideoEncoder(nn.Module):
         Image channels (1: grayscale).
     blocks : tuple of int
         Residual blocks per stage.
+    input_scale : int
+        Frames are average-pooled by this factor before the front end
+        (2: 88x88 ROIs read as 44x44). Every convolution then costs
+        ``input_scale ** 2`` times less; the tiny CPU models use 2, the
+        paper's encoder 1.
 
     Example
     -------
@@ -200,6 +205,9 @@ class VideoEncoder(nn.Module):
     >>> enc = VideoEncoder(out_channels=8, frontend_channels=4, resnet_width=4)
     >>> enc(torch.randn(2, 3, 1, 88, 88), torch.tensor([1.0, 0.67])).shape
     torch.Size([2, 3, 8])
+    >>> half = VideoEncoder(out_channels=8, resnet_width=8, input_scale=2)
+    >>> half(torch.randn(1, 3, 88, 88)).shape
+    torch.Size([1, 3, 8])
     """
 
     def __init__(
@@ -209,10 +217,14 @@ class VideoEncoder(nn.Module):
         resnet_width=64,
         in_channels=1,
         blocks=(2, 2, 2, 2),
+        input_scale=1,
     ):
         super().__init__()
+        if int(input_scale) != input_scale or input_scale < 1:
+            raise ValueError(f"input_scale must be a positive integer: {input_scale}")
         self.out_channels = out_channels
         self.in_channels = in_channels
+        self.input_scale = int(input_scale)
         self.frontend = nn.Conv3d(
             in_channels,
             frontend_channels,
@@ -328,6 +340,9 @@ class VideoEncoder(nn.Module):
         batch, frames = x.shape[:2]
         mask = valid_mask(lens, frames)
         x = _apply_mask(x.transpose(1, 2), mask)  # [B, 1, T, H, W]
+        if self.input_scale > 1:
+            scale = (1, self.input_scale, self.input_scale)
+            x = nn.functional.avg_pool3d(x, scale, scale, ceil_mode=True)
         fold = not self.frontend_norm.training  # eval statistics: foldable
         flat = self._frontend_2d(x, fold_norm=fold)  # [B * T, C, H, W]
         if mask is not None:
