@@ -115,6 +115,9 @@ def resample(wav, orig_sr, target_sr=SAMPLE_RATE):
     return torchaudio.functional.resample(wav, orig_sr, target_sr)
 
 
+GRIFFIN_LIM_SEED = 0  # the initial phase's seed (deterministic inference)
+
+
 @functools.lru_cache(maxsize=4)
 def _griffinlim_transforms(sample_rate, n_mels, n_fft, hop_length, n_iter):
     inverse_mel = torchaudio.transforms.InverseMelScale(
@@ -161,13 +164,21 @@ def mel_to_wave_griffinlim(
     Example
     -------
     >>> import torch
-    >>> mel_to_wave_griffinlim(compute_mel(torch.randn(1, 4800) * 0.1)).shape
+    >>> mel = compute_mel(torch.randn(1, 4800) * 0.1)
+    >>> mel_to_wave_griffinlim(mel).shape
     torch.Size([1, 4800])
+    >>> torch.equal(mel_to_wave_griffinlim(mel), mel_to_wave_griffinlim(mel))
+    True
     """
     inverse_mel, griffin_lim = _griffinlim_transforms(
         sample_rate, mel.shape[-1], n_fft, hop_length, n_iter
     )
-    with torch.no_grad():
+    devices = [mel.device] if mel.device.type == "cuda" else []
+    # Griffin-Lim starts from a random phase: drawn from a fixed seed, without
+    # touching the caller's generator, so one mel always gives one waveform
+    # (scores and re-runs reproducible).
+    with torch.no_grad(), torch.random.fork_rng(devices=devices):
+        torch.manual_seed(GRIFFIN_LIM_SEED)
         magnitude = inverse_mel.to(mel.device)(mel.float().exp().transpose(1, 2))
         wave = griffin_lim.to(mel.device)(magnitude)
     frames = mel.shape[1]
