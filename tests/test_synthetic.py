@@ -15,12 +15,12 @@ import soundfile
 import torch
 
 from speechbrain_v2s.audio.features import resample
-from speechbrain_v2s.data.espeak import LIBRARY_ENV, Espeak
-from speechbrain_v2s.data.grid_grammar import GridSentence
-from speechbrain_v2s.data.mouth_render import cavity_area
-from speechbrain_v2s.data.synthetic import CorpusError, generate_corpus, main
-from speechbrain_v2s.data.visemes import normalise_phoneme
 from speechbrain_v2s.prepare import read_align
+from speechbrain_v2s.synthetic import CorpusError, generate_corpus, main
+from speechbrain_v2s.synthetic.espeak import LIBRARY_ENV, Espeak
+from speechbrain_v2s.synthetic.grid_grammar import GridSentence
+from speechbrain_v2s.synthetic.mouth_render import cavity_area
+from speechbrain_v2s.synthetic.visemes import normalise_phoneme
 from speechbrain_v2s.video.io import read_video
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -313,7 +313,7 @@ def test_cli_bogus_espeak_library(capsys, tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_cli_subprocess(tmp_path):
     """The real command line: a corpus on success, one line on failure."""
-    command = [sys.executable, "-m", "speechbrain_v2s.data.synthetic"]
+    command = [sys.executable, "-m", "speechbrain_v2s.synthetic"]
     good = subprocess.run(
         command
         + ["--output", str(tmp_path / "c"), "--speakers", "1"]
@@ -334,8 +334,8 @@ def test_cli_subprocess(tmp_path):
 
 
 def test_grid_fraction_sets_the_share_of_grid_sentences(tmp_path):
-    from speechbrain_v2s.data.grid_grammar import SLOTS as GRID_SLOTS
-    from speechbrain_v2s.data.synthetic import _utterance_plan
+    from speechbrain_v2s.synthetic.grid_grammar import SLOTS as GRID_SLOTS
+    from speechbrain_v2s.synthetic.utterances import _utterance_plan
 
     def grid_share(fraction):
         plan = _utterance_plan(0, 200, 3, audio_only=True, grid_fraction=fraction)

@@ -28,7 +28,7 @@ def prepare_synthetic_audio(
     seed,
 ):
     """Generate the audio-only corpus if it is not there, then write manifests."""
-    from speechbrain_v2s.data.synthetic import generate_corpus
+    from speechbrain_v2s.synthetic import generate_corpus
 
     if not os.path.isfile(os.path.join(data_folder, "corpus.json")):
         generate_corpus(

@@ -37,9 +37,9 @@ from speechbrain.dataio.encoder import CTCTextEncoder
 
 from speechbrain_v2s.asr import GRID_CTC_WORDS, grid_ctc_decode, grid_ctc_token_ids
 from speechbrain_v2s.audio.io import load_audio
-from speechbrain_v2s.data.grid_grammar import SLOTS as GRID_SLOTS
-from speechbrain_v2s.data.synthetic import AUDIO_DIR, META_DIR
 from speechbrain_v2s.prepare import write_json_atomic
+from speechbrain_v2s.synthetic import AUDIO_DIR, META_DIR
+from speechbrain_v2s.synthetic.grid_grammar import SLOTS as GRID_SLOTS
 from speechbrain_v2s.training.recipe import load_recipe
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -116,7 +116,7 @@ def grid_label_encoder(hparams):
 def synthetic_manifest(folder):
     """The GRID sentences of a generated synthetic corpus, as manifest entries.
 
-    Works for both layouts of :mod:`speechbrain_v2s.data.synthetic`
+    Works for both layouts of :mod:`speechbrain_v2s.synthetic`
     (audio-only ``<spk>/<utt>.wav``, audio-visual ``audio_25k/<spk>/<utt>.wav``);
     every utterance has a ``meta/<spk>/<utt>.json`` with its word timings,
     which the frame-level loss reads.
@@ -135,7 +135,7 @@ def synthetic_manifest(folder):
     Example
     -------
     >>> import tempfile
-    >>> from speechbrain_v2s.data.synthetic import generate_corpus
+    >>> from speechbrain_v2s.synthetic import generate_corpus
     >>> out = tempfile.mkdtemp()
     >>> _ = generate_corpus(out, 1, 2, audio_only=True, jobs=1, progress=False,
     ...                     grid_fraction=1.0)
@@ -192,7 +192,7 @@ def split_by_voice(entries, valid_ratio):
 
 
 def _generate(folder, speakers, utterances_per_speaker, seed, audio_only, jobs):
-    from speechbrain_v2s.data.synthetic import generate_corpus
+    from speechbrain_v2s.synthetic import generate_corpus
 
     if not os.path.isfile(os.path.join(folder, "corpus.json")):
         generate_corpus(

@@ -23,7 +23,7 @@ def prepare_synthetic_av(
     data_folder, save_folder, synth_speakers, synth_utterances_per_speaker, split, seed
 ):
     """Generate the audio-visual corpus if it is not there, then write manifests."""
-    from speechbrain_v2s.data.synthetic import generate_corpus
+    from speechbrain_v2s.synthetic import generate_corpus
 
     if not os.path.isfile(os.path.join(data_folder, "corpus.json")):
         generate_corpus(
