@@ -16,7 +16,7 @@ import torch
 
 from speechbrain_v2s.audio.features import resample
 from speechbrain_v2s.prepare import read_align
-from speechbrain_v2s.synthetic import CorpusError, generate_corpus, main
+from speechbrain_v2s.synthetic import CorpusError, ensure_corpus, generate_corpus, main
 from speechbrain_v2s.synthetic.espeak import LIBRARY_ENV, Espeak
 from speechbrain_v2s.synthetic.grid_grammar import GridSentence
 from speechbrain_v2s.synthetic.mouth_render import cavity_area
@@ -186,6 +186,42 @@ def test_other_seed_other_corpus(synthetic_corpus, tmp_path):
     ours = {m["id"] for m in metas(synthetic_corpus) if m["speaker"] == "s1"}
     theirs = {m["id"] for m in metas(tmp_path)}
     assert theirs and not theirs <= ours
+
+
+def test_ensure_corpus_generates_once(tmp_path):
+    """The first call generates; later ones find corpus.json and keep the files."""
+    folder = tmp_path / "c"
+    options = dict(speakers=1, utterances_per_speaker=2, audio_only=True, jobs=1)
+    options.update(progress=False, grid_fraction=1.0)
+    first = ensure_corpus(folder, **options)
+    with open(folder / "corpus.json", encoding="utf-8") as handle:
+        assert first == json.load(handle)
+    assert first["kind"] == "audio-only" and first["utterances"] == 2
+    tree = sorted(glob.glob(f"{folder}/**", recursive=True))
+    files = [p for p in tree if os.path.isfile(p)]
+    assert len(files) > 4
+    for path in files:  # an old stamp: any rewrite would show
+        os.utime(path, ns=(10**9, 10**9))
+    # Other arguments: the existing corpus wins, as documented.
+    second = ensure_corpus(folder, speakers=3, jobs=1, progress=False)
+    assert second == first
+    assert all(os.stat(p).st_mtime_ns == 10**9 for p in files)
+    assert sorted(glob.glob(f"{folder}/**", recursive=True)) == tree  # nothing new
+
+    # Without corpus.json (an interrupted run) it generates again.
+    os.remove(folder / "corpus.json")
+    third = ensure_corpus(folder, **options)
+    assert third == first
+    assert os.stat(folder / "a1" / "u0001.wav").st_mtime_ns != 10**9
+
+
+def test_ensure_corpus_unreadable_summary(tmp_path):
+    (tmp_path / "corpus.json").write_text("{not json")
+    with pytest.raises(CorpusError, match="corpus.json: unreadable corpus summary"):
+        ensure_corpus(tmp_path, speakers=1)
+    (tmp_path / "corpus.json").write_text("[1, 2]")
+    with pytest.raises(CorpusError, match="corpus.json: not a corpus summary"):
+        ensure_corpus(tmp_path, speakers=1)
 
 
 # --------------------------------------------------------------------------

@@ -5,8 +5,8 @@ train on corpora made here (``v2s-synth-corpus``, or
 ``python -m speechbrain_v2s.synthetic``). One concern a module (the names
 below are importable from ``speechbrain_v2s.synthetic`` itself):
 
-- :mod:`~speechbrain_v2s.synthetic.corpus`: :func:`generate_corpus`, the
-  command line and the corpus layout;
+- :mod:`~speechbrain_v2s.synthetic.corpus`: :func:`generate_corpus`,
+  :func:`ensure_corpus`, the command line and the corpus layout;
 - :mod:`~speechbrain_v2s.synthetic.speakers`: :class:`SpeakerProfile`,
   :func:`make_speakers` (voices and looks);
 - :mod:`~speechbrain_v2s.synthetic.utterances`: one utterance's sentence,
@@ -23,8 +23,8 @@ benchmarks and :mod:`speechbrain_v2s.asr` (for the GRID grammar) import it.
 Example
 -------
 >>> import tempfile
->>> summary = generate_corpus(tempfile.mkdtemp(), speakers=1,
-...                           utterances_per_speaker=1, jobs=1, progress=False)
+>>> summary = ensure_corpus(tempfile.mkdtemp(), speakers=1,
+...                         utterances_per_speaker=1, jobs=1, progress=False)
 >>> summary["kind"], summary["speakers"]
 ('audio-visual', ['s1'])
 """
@@ -32,6 +32,7 @@ Example
 from speechbrain_v2s.synthetic.corpus import (
     CORPUS_FILE,
     CorpusError,
+    ensure_corpus,
     generate_corpus,
     main,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "SpeakerProfile",
     "alignment_lines",
     "default_jobs",
+    "ensure_corpus",
     "generate_corpus",
     "main",
     "make_speakers",

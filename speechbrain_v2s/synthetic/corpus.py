@@ -16,6 +16,8 @@ Audio-visual corpus (GRID's release layout, read by ``grid_prepare.py``)::
     <out>/speakers.json               speaker profiles
     <out>/corpus.json                 summary (written last: the corpus is complete)
 
+:func:`ensure_corpus` generates a corpus only when its ``corpus.json`` is missing.
+
 Audio-only corpus (``--audio-only``, read by ``audio_prepare.py``'s ``folder``
 layout)::
 
@@ -238,9 +240,65 @@ def generate_corpus(
     }
     with open(os.path.join(output, "speakers.json"), "w", encoding="utf-8") as f:
         json.dump({p.name: p.to_dict() for p in profiles}, f, indent=2)
-    # corpus.json last: recipes take its presence to mean "corpus complete".
+    # corpus.json last: ensure_corpus takes its presence to mean "complete".
     with open(os.path.join(output, CORPUS_FILE), "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=2)
+    return summary
+
+
+def ensure_corpus(folder, **generate_kwargs):
+    """The synthetic corpus in ``folder``, generated first if it is not there.
+
+    :func:`generate_corpus` writes ``corpus.json`` last, so its presence
+    means a complete corpus, and that corpus is used as it is: it is not
+    compared with ``generate_kwargs`` (delete the folder to regenerate it
+    with other arguments). A run interrupted before ``corpus.json`` is
+    generated again in full (the generator overwrites its own files).
+
+    Arguments
+    ---------
+    folder : str
+        Corpus root.
+    **generate_kwargs
+        Arguments of :func:`generate_corpus` after ``output_dir``, used only
+        when the corpus is generated.
+
+    Returns
+    -------
+    dict
+        The corpus summary (the content of ``corpus.json``).
+
+    Raises
+    ------
+    CorpusError
+        ``corpus.json`` exists but is not a readable JSON summary, or the
+        arguments are bad (see :func:`generate_corpus`).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> out = tempfile.mkdtemp()
+    >>> first = ensure_corpus(out, speakers=1, utterances_per_speaker=1,
+    ...                       audio_only=True, jobs=1, progress=False)
+    >>> ensure_corpus(out, speakers=5) == first  # already there: not regenerated
+    True
+    """
+    path = os.path.join(folder, CORPUS_FILE)
+    if not os.path.isfile(path):
+        return generate_corpus(folder, **generate_kwargs)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            summary = json.load(handle)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CorpusError(
+            f"{path}: unreadable corpus summary ({err}); delete the folder to "
+            "generate the corpus again"
+        ) from err
+    if not isinstance(summary, dict):
+        raise CorpusError(
+            f"{path}: not a corpus summary (a JSON object was expected); delete "
+            "the folder to generate the corpus again"
+        )
     return summary
 
 
