@@ -215,7 +215,7 @@ class Runner:
         folder = os.path.join(self.work, f"corpus_{name}_{speakers}x{utts}_s{seed}")
         if not os.path.isfile(os.path.join(folder, "corpus.json")):
             self.call(
-                [self.py, "-m", "speechbrain_v2s.data.synthetic", "--output", folder]
+                [self.py, "-m", "speechbrain_v2s.synthetic", "--output", folder]
                 + ["--speakers", speakers, "--utterances-per-speaker", utts]
                 + ["--seed", seed, "--jobs", max(self.args.jobs, 1), "--no-progress"]
                 + list(extra),

@@ -115,7 +115,7 @@ def face_video(path, frames=75):
 
 def mouth_video(path, seconds):
     """A synthetic mouth-crop video (88x88, 25 fps), opening 3 times a second."""
-    from speechbrain_v2s.data.mouth_render import random_appearance, render_frames
+    from speechbrain_v2s.synthetic.mouth_render import random_appearance, render_frames
     from speechbrain_v2s.video.io import write_video
 
     frames = int(seconds * 25)

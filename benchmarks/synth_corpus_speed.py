@@ -28,8 +28,8 @@ import time
 
 import cv2
 
-from speechbrain_v2s.data.espeak import Espeak
-from speechbrain_v2s.data.synthetic import generate_corpus
+from speechbrain_v2s.synthetic import generate_corpus
+from speechbrain_v2s.synthetic.espeak import Espeak
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from results_md import write_section  # noqa: E402

@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from speechbrain_v2s.audio.features import SAMPLE_RATE, resample
-from speechbrain_v2s.data.grid_grammar import SLOTS as GRID_SLOTS
+from speechbrain_v2s.synthetic.grid_grammar import SLOTS as GRID_SLOTS
 
 ASR_RATE = 16000  # what the bundled pocketsphinx model and most ASR models expect
 GRID_RULE = "grid"

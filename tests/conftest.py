@@ -2,7 +2,7 @@
 
 import pytest
 
-from speechbrain_v2s.data.synthetic import generate_corpus
+from speechbrain_v2s.synthetic import generate_corpus
 
 CORPUS_SPEAKERS = 3
 CORPUS_UTTERANCES = 4

@@ -15,12 +15,12 @@ import soundfile
 import torch
 
 from speechbrain_v2s.audio.features import resample
-from speechbrain_v2s.data.espeak import LIBRARY_ENV, Espeak
-from speechbrain_v2s.data.grid_grammar import GridSentence
-from speechbrain_v2s.data.mouth_render import cavity_area
-from speechbrain_v2s.data.synthetic import CorpusError, generate_corpus, main
-from speechbrain_v2s.data.visemes import normalise_phoneme
 from speechbrain_v2s.prepare import read_align
+from speechbrain_v2s.synthetic import CorpusError, ensure_corpus, generate_corpus, main
+from speechbrain_v2s.synthetic.espeak import LIBRARY_ENV, Espeak
+from speechbrain_v2s.synthetic.grid_grammar import GridSentence
+from speechbrain_v2s.synthetic.mouth_render import cavity_area
+from speechbrain_v2s.synthetic.visemes import normalise_phoneme
 from speechbrain_v2s.video.io import read_video
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -188,6 +188,42 @@ def test_other_seed_other_corpus(synthetic_corpus, tmp_path):
     assert theirs and not theirs <= ours
 
 
+def test_ensure_corpus_generates_once(tmp_path):
+    """The first call generates; later ones find corpus.json and keep the files."""
+    folder = tmp_path / "c"
+    options = dict(speakers=1, utterances_per_speaker=2, audio_only=True, jobs=1)
+    options.update(progress=False, grid_fraction=1.0)
+    first = ensure_corpus(folder, **options)
+    with open(folder / "corpus.json", encoding="utf-8") as handle:
+        assert first == json.load(handle)
+    assert first["kind"] == "audio-only" and first["utterances"] == 2
+    tree = sorted(glob.glob(f"{folder}/**", recursive=True))
+    files = [p for p in tree if os.path.isfile(p)]
+    assert len(files) > 4
+    for path in files:  # an old stamp: any rewrite would show
+        os.utime(path, ns=(10**9, 10**9))
+    # Other arguments: the existing corpus wins, as documented.
+    second = ensure_corpus(folder, speakers=3, jobs=1, progress=False)
+    assert second == first
+    assert all(os.stat(p).st_mtime_ns == 10**9 for p in files)
+    assert sorted(glob.glob(f"{folder}/**", recursive=True)) == tree  # nothing new
+
+    # Without corpus.json (an interrupted run) it generates again.
+    os.remove(folder / "corpus.json")
+    third = ensure_corpus(folder, **options)
+    assert third == first
+    assert os.stat(folder / "a1" / "u0001.wav").st_mtime_ns != 10**9
+
+
+def test_ensure_corpus_unreadable_summary(tmp_path):
+    (tmp_path / "corpus.json").write_text("{not json")
+    with pytest.raises(CorpusError, match="corpus.json: unreadable corpus summary"):
+        ensure_corpus(tmp_path, speakers=1)
+    (tmp_path / "corpus.json").write_text("[1, 2]")
+    with pytest.raises(CorpusError, match="corpus.json: not a corpus summary"):
+        ensure_corpus(tmp_path, speakers=1)
+
+
 # --------------------------------------------------------------------------
 # (c) distinct speakers
 
@@ -313,7 +349,7 @@ def test_cli_bogus_espeak_library(capsys, tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_cli_subprocess(tmp_path):
     """The real command line: a corpus on success, one line on failure."""
-    command = [sys.executable, "-m", "speechbrain_v2s.data.synthetic"]
+    command = [sys.executable, "-m", "speechbrain_v2s.synthetic"]
     good = subprocess.run(
         command
         + ["--output", str(tmp_path / "c"), "--speakers", "1"]
@@ -334,8 +370,8 @@ def test_cli_subprocess(tmp_path):
 
 
 def test_grid_fraction_sets_the_share_of_grid_sentences(tmp_path):
-    from speechbrain_v2s.data.grid_grammar import SLOTS as GRID_SLOTS
-    from speechbrain_v2s.data.synthetic import _utterance_plan
+    from speechbrain_v2s.synthetic.grid_grammar import SLOTS as GRID_SLOTS
+    from speechbrain_v2s.synthetic.utterances import _utterance_plan
 
     def grid_share(fraction):
         plan = _utterance_plan(0, 200, 3, audio_only=True, grid_fraction=fraction)

@@ -20,8 +20,8 @@ from speechbrain_v2s.asr import (
     make_transcriber,
 )
 from speechbrain_v2s.audio.io import load_audio
-from speechbrain_v2s.data.synthetic import AUDIO_DIR, generate_corpus
 from speechbrain_v2s.metrics import wer
+from speechbrain_v2s.synthetic import AUDIO_DIR, generate_corpus
 
 # The shipped judge measured 0.0-1.1 % on the recipe's audio-visual test sets
 # (recipes/Synthetic/ASR/README.md); on this corpus (seed 2718, 3 voices x 8

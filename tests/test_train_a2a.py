@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def a2a_corpus(tmp_path_factory):
     """An audio-only corpus: 6 voices x 20 sentences (~13 steps per epoch)."""
-    from speechbrain_v2s.data.synthetic import generate_corpus
+    from speechbrain_v2s.synthetic import generate_corpus
 
     folder = tmp_path_factory.mktemp("a2a") / "corpus_audio"
     generate_corpus(

@@ -58,7 +58,7 @@ def trained(tmp_path_factory):
 
 def _grid_items(manifest):
     """The manifest's GRID sentences (the recipe leaves the others out)."""
-    from speechbrain_v2s.data.grid_grammar import SLOTS
+    from speechbrain_v2s.synthetic.grid_grammar import SLOTS
 
     with open(manifest) as handle:
         entries = json.load(handle).values()

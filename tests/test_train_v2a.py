@@ -24,7 +24,7 @@ SPEAKERS, UTTERANCES = 4, 12
 @pytest.fixture(scope="module")
 def work(tmp_path_factory):
     """Corpora, a tiny_mel A2A checkpoint, and V2A runs (init, joint)."""
-    from speechbrain_v2s.data.synthetic import generate_corpus
+    from speechbrain_v2s.synthetic import generate_corpus
 
     root = tmp_path_factory.mktemp("v2a")
     generate_corpus(

@@ -311,7 +311,7 @@ def main(argv=None):
         folders[name] = os.path.join(out, f"corpus_{name}")
         if not os.path.isfile(os.path.join(folders[name], "corpus.json")):
             run(
-                [py, "-m", "speechbrain_v2s.data.synthetic"]
+                [py, "-m", "speechbrain_v2s.synthetic"]
                 + ["--output", folders[name], "--speakers", str(speakers)]
                 + ["--utterances-per-speaker", str(utts), "--no-progress"]
                 + extra,

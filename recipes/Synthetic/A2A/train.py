@@ -11,6 +11,7 @@ then the run is the same as ``recipes/AudioOnly/A2A`` on a real corpus:
 import os
 import sys
 
+from speechbrain_v2s.synthetic import ensure_corpus
 from speechbrain_v2s.training.recipe import hparams_kwargs, run_a2a
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -28,17 +29,14 @@ def prepare_synthetic_audio(
     seed,
 ):
     """Generate the audio-only corpus if it is not there, then write manifests."""
-    from speechbrain_v2s.data.synthetic import generate_corpus
-
-    if not os.path.isfile(os.path.join(data_folder, "corpus.json")):
-        generate_corpus(
-            data_folder,
-            speakers=synth_speakers,
-            utterances_per_speaker=synth_utterances_per_speaker,
-            seed=seed,
-            audio_only=True,
-            grid_fraction=synth_grid_fraction,
-        )
+    ensure_corpus(
+        data_folder,
+        speakers=synth_speakers,
+        utterances_per_speaker=synth_utterances_per_speaker,
+        seed=seed,
+        audio_only=True,
+        grid_fraction=synth_grid_fraction,
+    )
     prepare_audio(
         [data_folder], save_folder, valid_ratio=valid_ratio, seed=seed, progress=False
     )

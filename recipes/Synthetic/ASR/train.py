@@ -37,9 +37,9 @@ from speechbrain.dataio.encoder import CTCTextEncoder
 
 from speechbrain_v2s.asr import GRID_CTC_WORDS, grid_ctc_decode, grid_ctc_token_ids
 from speechbrain_v2s.audio.io import load_audio
-from speechbrain_v2s.data.grid_grammar import SLOTS as GRID_SLOTS
-from speechbrain_v2s.data.synthetic import AUDIO_DIR, META_DIR
 from speechbrain_v2s.prepare import write_json_atomic
+from speechbrain_v2s.synthetic import AUDIO_DIR, META_DIR, ensure_corpus
+from speechbrain_v2s.synthetic.grid_grammar import SLOTS as GRID_SLOTS
 from speechbrain_v2s.training.recipe import load_recipe
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -116,7 +116,7 @@ def grid_label_encoder(hparams):
 def synthetic_manifest(folder):
     """The GRID sentences of a generated synthetic corpus, as manifest entries.
 
-    Works for both layouts of :mod:`speechbrain_v2s.data.synthetic`
+    Works for both layouts of :mod:`speechbrain_v2s.synthetic`
     (audio-only ``<spk>/<utt>.wav``, audio-visual ``audio_25k/<spk>/<utt>.wav``);
     every utterance has a ``meta/<spk>/<utt>.json`` with its word timings,
     which the frame-level loss reads.
@@ -135,7 +135,7 @@ def synthetic_manifest(folder):
     Example
     -------
     >>> import tempfile
-    >>> from speechbrain_v2s.data.synthetic import generate_corpus
+    >>> from speechbrain_v2s.synthetic import generate_corpus
     >>> out = tempfile.mkdtemp()
     >>> _ = generate_corpus(out, 1, 2, audio_only=True, jobs=1, progress=False,
     ...                     grid_fraction=1.0)
@@ -191,22 +191,6 @@ def split_by_voice(entries, valid_ratio):
     return train, valid
 
 
-def _generate(folder, speakers, utterances_per_speaker, seed, audio_only, jobs):
-    from speechbrain_v2s.data.synthetic import generate_corpus
-
-    if not os.path.isfile(os.path.join(folder, "corpus.json")):
-        generate_corpus(
-            folder,
-            speakers=speakers,
-            utterances_per_speaker=utterances_per_speaker,
-            seed=seed,
-            audio_only=audio_only,
-            grid_fraction=1.0,
-            jobs=jobs,
-            progress=False,
-        )
-
-
 def prepare_synthetic_asr(
     data_folder,
     save_folder,
@@ -243,7 +227,16 @@ def prepare_synthetic_asr(
     dict
         Split name -> manifest path.
     """
-    _generate(data_folder, speakers, utterances_per_speaker, seed, True, jobs)
+    # GRID sentences only: the judge's words are GRID's.
+    options = {"grid_fraction": 1.0, "jobs": jobs, "progress": False}
+    ensure_corpus(
+        data_folder,
+        speakers=speakers,
+        utterances_per_speaker=utterances_per_speaker,
+        seed=seed,
+        audio_only=True,
+        **options,
+    )
     train, valid = split_by_voice(synthetic_manifest(data_folder), valid_ratio)
     given = {"train": train_json, "valid": valid_json, "test": test_json}
     paths = {
@@ -252,24 +245,23 @@ def prepare_synthetic_asr(
     }
     write_json_atomic(paths["train"], train)
     write_json_atomic(paths["valid"], valid)
-    _generate(
+    ensure_corpus(
         unseen_folder,
-        unseen_speakers,
-        unseen_utterances_per_speaker,
-        unseen_seed,
-        True,
-        jobs,
+        speakers=unseen_speakers,
+        utterances_per_speaker=unseen_utterances_per_speaker,
+        seed=unseen_seed,
+        audio_only=True,
+        **options,
     )
     write_json_atomic(paths["test"], synthetic_manifest(unseen_folder))
     for name, spec in (av_test_sets or {}).items():
         folder = os.path.join(av_test_folder, f"{name}_seed{spec['seed']}")
-        _generate(
+        ensure_corpus(
             folder,
-            spec["speakers"],
-            av_test_utterances_per_speaker,
-            spec["seed"],
-            False,
-            jobs,
+            speakers=spec["speakers"],
+            utterances_per_speaker=av_test_utterances_per_speaker,
+            seed=spec["seed"],
+            **options,
         )
         paths[f"av_{name}"] = os.path.join(save_folder, f"av_{name}.json")
         write_json_atomic(paths[f"av_{name}"], synthetic_manifest(folder))

@@ -12,6 +12,7 @@ recipe's own preparation, so this exercises the real pipeline end to end:
 import os
 import sys
 
+from speechbrain_v2s.synthetic import ensure_corpus
 from speechbrain_v2s.training.recipe import hparams_kwargs, run_v2a
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -23,15 +24,12 @@ def prepare_synthetic_av(
     data_folder, save_folder, synth_speakers, synth_utterances_per_speaker, split, seed
 ):
     """Generate the audio-visual corpus if it is not there, then write manifests."""
-    from speechbrain_v2s.data.synthetic import generate_corpus
-
-    if not os.path.isfile(os.path.join(data_folder, "corpus.json")):
-        generate_corpus(
-            data_folder,
-            speakers=synth_speakers,
-            utterances_per_speaker=synth_utterances_per_speaker,
-            seed=seed,
-        )
+    ensure_corpus(
+        data_folder,
+        speakers=synth_speakers,
+        utterances_per_speaker=synth_utterances_per_speaker,
+        seed=seed,
+    )
     prepare_grid(data_folder, save_folder, split=split, seed=seed, progress=False)
 
 

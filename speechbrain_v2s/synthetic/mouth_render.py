@@ -3,7 +3,7 @@
 A frame is a close-up of a mouth like the 88x88 crops the V2A models read:
 shaded skin, two lips, and, when the lips part, the dark mouth cavity with
 upper teeth and tongue. Shapes follow the viseme parameters of
-:mod:`speechbrain_v2s.data.visemes` (``open``, ``width``, ``round``, ``teeth``,
+:mod:`speechbrain_v2s.synthetic.visemes` (``open``, ``width``, ``round``, ``teeth``,
 ``tongue``); the look (lip shape and thickness, skin/lip tones, head jitter,
 sensor noise) is a per-speaker :class:`Appearance`. Drawing is anti-aliased
 polygon filling with OpenCV (sub-pixel coordinates), about 0.1 ms a frame.
@@ -25,7 +25,7 @@ from statistics import NormalDist
 import cv2
 import numpy as np
 
-from speechbrain_v2s.data.visemes import OPEN, ROUND, TEETH, TONGUE, WIDTH
+from speechbrain_v2s.synthetic.visemes import OPEN, ROUND, TEETH, TONGUE, WIDTH
 
 DEFAULT_SIZE = 88
 _SHIFT = 4  # fixed-point bits of OpenCV coordinates (1/16 px)
@@ -255,7 +255,7 @@ def render_frames(track, appearance, size=DEFAULT_SIZE, seed=0):
     Arguments
     ---------
     track : numpy.ndarray
-        ``[T, 5]`` mouth parameters (see :mod:`~speechbrain_v2s.data.visemes`).
+        ``[T, 5]`` mouth parameters (see :mod:`~speechbrain_v2s.synthetic.visemes`).
     appearance : Appearance
         The speaker's look.
     size : int
