@@ -19,6 +19,7 @@ from speechbrain_v2s.video.preprocess import (
     preprocess_videos,
     report_path,
 )
+from speechbrain_v2s.video.roi_cache import cache_status
 
 skimage_data = pytest.importorskip("skimage.data")
 
@@ -72,9 +73,13 @@ def test_batch_reports_bad_files_and_resumes(dataset, tmp_path):
     assert all(r["reason"] for r in rows)
     assert not list(out.rglob("*.tmp*"))
     # Second run: finished files are skipped, failures are retried and reported.
-    again = preprocess_videos(dataset, out, detector="dlib", progress=False)
+    # "auto" is dlib where dlib is installed: the same crops.
+    again = preprocess_videos(dataset, out, detector="auto", progress=False)
     assert (again["done"], again["skipped"], again["failed"]) == (0, 2, 2)
     assert len(_read_report(report_path(out))) == 2
+    # Another backend would make other crops.
+    key = load_roi(out / "s1/good_a.npz")[1]["options"]
+    assert cache_status(out / "s1/good_a.npz", {**key, "detector": "haar"}) == "stale"
 
 
 def test_detect_and_fit_every_options_and_fast_default_agree(tmp_path):

@@ -288,9 +288,8 @@ def process_one(item, output_path, options):
     options : dict
         ``already_cropped``, ``roi_size``, ``keep_size``, ``max_missing``,
         ``fps``, ``av_tolerance``, ``smooth_window`` (missing keys: defaults);
-        also ``detector``, ``detect_every``, ``fit_every``, recorded only (the
-        worker's detector does the work): :func:`crop_options` go into the
-        file's ``meta["options"]``, which later runs compare with theirs.
+        ``detector``, ``detect_every``, ``fit_every`` are only recorded: the
+        file's ``meta["options"]`` (:func:`crop_options`) for later runs.
 
     Returns
     -------
@@ -330,6 +329,7 @@ def process_one(item, output_path, options):
             smooth_window=int(options.get("smooth_window", 5)),
         )
         frames = result.frames
+        meta["options"]["detector"] = result.detector  # "auto": what it was
         meta.update(
             already_cropped=False,
             original_fps=clip.original_fps,
@@ -463,7 +463,7 @@ def preprocess_videos(
         "fps": fps,
         "av_tolerance": av_tolerance,
         "smooth_window": smooth_window,
-        "detector": getattr(detector, "name", detector),
+        "detector": _detector_name(detector, already_cropped),
         "detect_every": detect_every,
         "fit_every": fit_every,
     }
@@ -512,6 +512,16 @@ def preprocess_videos(
         **remade,
         "stale_temps": stale_temps,
     }
+
+
+def _detector_name(detector, already_cropped):
+    """The backend's name, ``"auto"`` resolved as files record it (dlib, haar)."""
+    name = getattr(detector, "name", detector)
+    if name == "auto" and not already_cropped:
+        from speechbrain_v2s.video.landmarks import available_detectors
+
+        name = (available_detectors() or ["auto"])[0]
+    return name
 
 
 def _progress_bar(total, enabled):
