@@ -3,6 +3,8 @@
 import csv
 import json
 import os
+import subprocess
+import sys
 
 import cv2
 import numpy as np
@@ -10,13 +12,14 @@ import pytest
 import soundfile
 
 from speechbrain_v2s.video.io import write_video
-from speechbrain_v2s.video.mouth_roi import load_roi
+from speechbrain_v2s.video.mouth_roi import load_roi, save_roi
 from speechbrain_v2s.video.preprocess import (
     collect_inputs,
     main,
     preprocess_videos,
     report_path,
 )
+from speechbrain_v2s.video.roi_cache import cache_status
 
 skimage_data = pytest.importorskip("skimage.data")
 
@@ -70,9 +73,13 @@ def test_batch_reports_bad_files_and_resumes(dataset, tmp_path):
     assert all(r["reason"] for r in rows)
     assert not list(out.rglob("*.tmp*"))
     # Second run: finished files are skipped, failures are retried and reported.
-    again = preprocess_videos(dataset, out, detector="dlib", progress=False)
+    # "auto" is dlib where dlib is installed: the same crops.
+    again = preprocess_videos(dataset, out, detector="auto", progress=False)
     assert (again["done"], again["skipped"], again["failed"]) == (0, 2, 2)
     assert len(_read_report(report_path(out))) == 2
+    # Another backend would make other crops.
+    key = load_roi(out / "s1/good_a.npz")[1]["options"]
+    assert cache_status(out / "s1/good_a.npz", {**key, "detector": "haar"}) == "stale"
 
 
 def test_detect_and_fit_every_options_and_fast_default_agree(tmp_path):
@@ -179,3 +186,78 @@ def test_cli_exit_code_and_summary(tmp_path, capsys):
     assert "unknown backend" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main([str(src), "-o", str(out), "--shard", "3/2"])
+
+
+def test_rerun_with_other_crop_options_remakes_the_cache(tmp_path, capsys):
+    src = tmp_path / "crops"
+    for name in ("a", "b"):
+        _cropped_video(src / f"{name}.mp4", num=10)
+    out = tmp_path / "cache"
+    args = [str(src), "-o", str(out), "--already-cropped", "--no-progress"]
+    assert main(args) == 0
+    assert load_roi(out / "a.npz")[1]["options"]["roi_size"] == 96
+    assert main(args) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert "done 0, skipped 2, failed 0 of 2 in" in line and "options" not in line
+    # Other crop size: every cached file is re-made, said once in the summary.
+    assert main(args + ["--roi-size", "64"]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert (
+        "done 2, skipped 0" in line and line.count("2 cached with other options") == 1
+    )
+    assert load_roi(out / "b.npz")[0].shape == (10, 64, 64)
+    summary = preprocess_videos(src, out, already_cropped=True, roi_size=64, fps=12.5,
+                                progress=False)  # fmt: skip
+    assert (summary["done"], summary["stale"]) == (2, 2)
+    frames, meta = load_roi(out / "a.npz")
+    assert frames.shape == (5, 64, 64) and meta["fps"] == 12.5
+
+
+def test_broken_or_misshapen_cache_is_remade(tmp_path):
+    src = tmp_path / "crops"
+    for name in ("a", "b", "c", "d", "e"):
+        _cropped_video(src / f"{name}.mp4", num=10)
+    out = tmp_path / "cache"
+    preprocess_videos(src, out, already_cropped=True, progress=False)
+    frames, meta = load_roi(out / "a.npz")
+    # b: frames of another shape than the recorded options make.
+    save_roi(out / "b.npz", frames[:, :50, :50], 25.0, meta)
+    # c: meta that is not a JSON object.
+    with open(out / "c.npz", "wb") as handle:
+        np.savez_compressed(handle, frames=frames, meta=np.array("{broken"))
+    # d: cut short (a copy interrupted mid-file).
+    data = (out / "d.npz").read_bytes()
+    (out / "d.npz").write_bytes(data[: len(data) // 2])
+    # e: written before options were recorded; its meta says 64x64 crops.
+    legacy = {k: v for k, v in meta.items() if k != "options"}
+    save_roi(out / "e.npz", frames[:, :64, :64], 25.0, {**legacy, "size": [64, 64]})
+    summary = preprocess_videos(src, out, already_cropped=True, progress=False)
+    assert (summary["done"], summary["skipped"]) == (4, 1)
+    assert (summary["invalid"], summary["stale"]) == (3, 1)
+    for name in "bcde":
+        assert load_roi(out / f"{name}.npz")[0].shape == (10, 96, 96)
+    # A file from before options were recorded, made as this run would: kept.
+    save_roi(out / "e.npz", frames, 25.0, legacy)
+    again = preprocess_videos(src, out, already_cropped=True, progress=False)
+    assert (again["done"], again["skipped"]) == (0, 5)
+
+
+def test_temps_of_a_killed_run_are_removed(tmp_path, capsys):
+    src = tmp_path / "crops"
+    _cropped_video(src / "spk" / "a.mp4")
+    out = tmp_path / "cache"
+    (out / "spk").mkdir(parents=True)
+    # What a SIGKILL inside save_roi leaves: a real writer that is gone.
+    code = (
+        "import sys; from speechbrain_v2s.video.atomic import temp_path; "
+        "open(temp_path(sys.argv[1]), 'w').close(); "
+        "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    subprocess.run([sys.executable, "-c", code, str(out / "spk" / "z.npz")], env=env)
+    (leftover,) = (out / "spk").iterdir()
+    assert ".npz.tmp-" in leftover.name
+    args = [str(src), "-o", str(out), "--already-cropped", "--no-progress"]
+    assert main(args) == 0
+    assert "1 temporary files of killed runs removed" in capsys.readouterr().out
+    assert sorted(p.name for p in (out / "spk").iterdir()) == ["a.npz"]

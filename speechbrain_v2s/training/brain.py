@@ -20,6 +20,7 @@ import math
 
 import speechbrain as sb
 import torch
+import yaml
 
 from speechbrain_v2s import metrics
 from speechbrain_v2s.audio.features import compute_mel, mel_to_wave_griffinlim
@@ -39,6 +40,7 @@ def _split_real_fake(outputs, batch_size):
     return [p[0] for p in pairs], [p[1] for p in pairs]
 
 
+@sb.utils.checkpoints.register_checkpoint_hooks
 class V2SBrain(sb.Brain):
     """A GAN-capable Brain shared by A2A pre-training and V2A fine-tuning.
 
@@ -417,12 +419,19 @@ class V2SBrain(sb.Brain):
                 )
             self.last_valid_stats = stats
             if self.checkpointer is not None:
+                # The best score goes into this checkpoint (``_save``) before
+                # the export: killed in between, a resumed run keeps an older
+                # export rather than overwrite a better one with a worse one.
+                improved = stats["mel_l1"] < self.best_mel_l1
+                if improved:
+                    self.best_mel_l1 = stats["mel_l1"]
                 self.checkpointer.save_and_keep_only(
                     meta={**stats, "epoch": epoch},
                     min_keys=["mel_l1"],
                     num_to_keep=self.hparams.checkpoints_to_keep,
                 )
-                self._export_decoder_if_best(stats)
+                if improved:
+                    self._export_decoder(stats)
         elif getattr(self, "baseline_run", False):
             if train_logger is not None:
                 train_logger.log_stats(stats_meta={"epoch": 0}, valid_stats=stats)
@@ -439,17 +448,50 @@ class V2SBrain(sb.Brain):
         return self.hparams.epoch_counter.current
 
     @sb.utils.distributed.main_process_only
-    def _export_decoder_if_best(self, stats):
+    def _export_decoder(self, stats):
         path = self.hparams.pretrained_decoder_path
         if path is None:
             return
-        best = getattr(self, "_best_mel_l1", math.inf)
-        if stats["mel_l1"] < best:
-            self._best_mel_l1 = stats["mel_l1"]
-            self.raw_model.save_pretrained_decoder(path)
-            logger.info(
-                "Saved pre-trained decoder (mel_l1 %.4f) to %s", stats["mel_l1"], path
-            )
+        self.raw_model.save_pretrained_decoder(path)
+        logger.info(
+            "Saved pre-trained decoder (mel_l1 %.4f) to %s", stats["mel_l1"], path
+        )
+
+    # ------------------------------------------------------------ checkpoint
+    @property
+    def best_mel_l1(self):
+        """Lowest validation mel L1 so far (that of the exported decoder);
+        part of the checkpointed Brain state, so a resumed run does not
+        replace the export with a worse epoch's."""
+        return getattr(self, "_best_mel_l1", math.inf)
+
+    @best_mel_l1.setter
+    def best_mel_l1(self, value):
+        self._best_mel_l1 = float(value)
+
+    @sb.utils.checkpoints.mark_as_saver
+    def _save(self, path):
+        super()._save(path)  # SpeechBrain's step counters, as YAML
+        with open(path, encoding="utf-8") as f:
+            state = yaml.safe_load(f)
+        state["best_mel_l1"] = self.best_mel_l1
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(yaml.dump(state))
+
+    @sb.utils.checkpoints.mark_as_loader
+    def _recover(self, path, end_of_epoch):
+        super()._recover(path, end_of_epoch)
+        with open(path, encoding="utf-8") as f:
+            state = yaml.safe_load(f)
+        if "best_mel_l1" in state:
+            self.best_mel_l1 = state["best_mel_l1"]
+            return
+        # A checkpoint from before the score was saved: the best validation
+        # in the kept checkpoints' meta (the best one is always kept).
+        checkpointer = getattr(self, "checkpointer", None)
+        best = checkpointer and checkpointer.find_checkpoint(min_key="mel_l1")
+        if best is not None:
+            self.best_mel_l1 = best.meta["mel_l1"]
 
 
 def _stat_sets(norm):

@@ -24,6 +24,7 @@ from fractions import Fraction
 import cv2
 import numpy as np
 
+from speechbrain_v2s.video.atomic import remove_stale_temps, temp_path
 from speechbrain_v2s.video.errors import (
     EmptyVideoError,
     NoAudioStreamError,
@@ -523,8 +524,11 @@ def mux_audio(video_path, wav, sample_rate, out_path):
             + ")",
         )
     samples = _to_channels_first(wav)
-    os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
-    tmp = f"{out_path}.tmp{os.getpid()}{ext}"
+    folder = os.path.dirname(os.path.abspath(out_path))
+    os.makedirs(folder, exist_ok=True)
+    # Earlier calls killed mid-write left their temporary files here.
+    remove_stale_temps(folder, ext, ext, recursive=False)
+    tmp = temp_path(out_path, ext)
     try:
         _mux(av, video_path, samples, int(sample_rate), tmp, ext)
         os.replace(tmp, out_path)

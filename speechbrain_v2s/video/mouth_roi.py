@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from speechbrain_v2s.video.atomic import temp_path
 from speechbrain_v2s.video.errors import NoFaceError
 from speechbrain_v2s.video.io import VideoClip, read_video
 from speechbrain_v2s.video.landmarks import (
@@ -504,7 +505,7 @@ def save_roi(path, frames, fps=25.0, meta=None):
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     info = dict(meta or {})
     info["fps"] = float(fps)
-    tmp = f"{path}.tmp{os.getpid()}"
+    tmp = temp_path(path)  # a SIGKILL's leftover: see atomic.remove_stale_temps
     try:
         with open(tmp, "wb") as handle:
             np.savez_compressed(

@@ -5,7 +5,9 @@ per line, optionally ``<TAB>`` and the matching audio file) or SpeechBrain JSON
 manifests (``{id: {"video": path, "wav": path, ...}}``). Each video becomes
 ``<output_dir>/<relative path>.npz`` (same relative path, extension replaced),
 written atomically, so an interrupted job can simply be run again: files whose
-``.npz`` is complete are skipped.
+``.npz`` is complete and was made with the same crop options are skipped; the
+others are re-made (:mod:`~speechbrain_v2s.video.roi_cache`), and temporary
+files left by a killed run are removed (:mod:`~speechbrain_v2s.video.atomic`).
 
 Failures (unreadable, empty, no face in too many frames, audio/video length
 mismatch) never stop the run: they go to ``<output_dir>/preprocess_report.csv``
@@ -37,15 +39,16 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 
 import numpy as np
 
+from speechbrain_v2s.video.atomic import remove_stale_temps
 from speechbrain_v2s.video.errors import AVLengthMismatchError, VideoError
 from speechbrain_v2s.video.io import VIDEO_EXTENSIONS, read_audio_from_video, read_video
 from speechbrain_v2s.video.mouth_roi import (
     ROI_SIZE,
     extract_mouth_roi,
-    is_valid_roi,
     resize_roi,
     save_roi,
 )
+from speechbrain_v2s.video.roi_cache import cache_status, crop_options
 
 REPORT_FIELDS = ("file", "error_type", "reason")
 _AUDIO_KEYS = ("wav", "audio", "audio_path", "wav_path")
@@ -284,7 +287,9 @@ def process_one(item, output_path, options):
         The ``.npz`` to write.
     options : dict
         ``already_cropped``, ``roi_size``, ``keep_size``, ``max_missing``,
-        ``fps``, ``av_tolerance``, ``smooth_window`` (missing keys: defaults).
+        ``fps``, ``av_tolerance``, ``smooth_window`` (missing keys: defaults);
+        ``detector``, ``detect_every``, ``fit_every`` are only recorded: the
+        file's ``meta["options"]`` (:func:`crop_options`) for later runs.
 
     Returns
     -------
@@ -306,7 +311,7 @@ def process_one(item, output_path, options):
     fps = float(options.get("fps", 25.0))
     roi_size = int(options.get("roi_size", ROI_SIZE))
     video = item["video"]
-    meta = {"source": video, "id": item.get("id")}
+    meta = {"source": video, "id": item.get("id"), "options": crop_options(options)}
     if options.get("already_cropped"):
         clip = read_video(video, target_fps=fps, grayscale=True)
         if options.get("keep_size"):
@@ -324,6 +329,7 @@ def process_one(item, output_path, options):
             smooth_window=int(options.get("smooth_window", 5)),
         )
         frames = result.frames
+        meta["options"]["detector"] = result.detector  # "auto": what it was
         meta.update(
             already_cropped=False,
             original_fps=clip.original_fps,
@@ -428,7 +434,10 @@ def preprocess_videos(
     -------
     dict
         ``total``, ``done``, ``skipped``, ``failed``, ``failures`` (list of
-        ``(file, error_type, reason)``), ``report`` (path) and ``seconds``.
+        ``(file, error_type, reason)``), ``report`` (path), ``seconds``,
+        ``stale`` (cached files made with other crop options, re-made),
+        ``invalid`` (broken cached files, re-made) and ``stale_temps`` (paths
+        of a killed run's temporary files, removed).
 
     Example
     -------
@@ -444,6 +453,8 @@ def preprocess_videos(
     start = time.time()
     items = select_shard(collect_inputs(inputs, data_root=data_root), shard)
     os.makedirs(output_dir, exist_ok=True)
+    # This job's own temps cannot be in flight yet; other live jobs' are kept.
+    stale_temps = remove_stale_temps(output_dir, ".npz", include_own=True)
     options = {
         "already_cropped": already_cropped,
         "keep_size": keep_size,
@@ -452,14 +463,21 @@ def preprocess_videos(
         "fps": fps,
         "av_tolerance": av_tolerance,
         "smooth_window": smooth_window,
+        "detector": _detector_name(detector, already_cropped),
+        "detect_every": detect_every,
+        "fit_every": fit_every,
     }
-    todo, skipped = [], 0
+    key = crop_options(options)
+    todo, skipped, remade = [], 0, {"stale": 0, "invalid": 0}
     for item in items:
         target = os.path.join(output_dir, item["rel"])
-        if not overwrite and is_valid_roi(target):
+        status = "missing" if overwrite else cache_status(target, key, max_missing)
+        if status == "valid":
             skipped += 1
-        else:
-            todo.append((item, target))
+            continue
+        if status in remade:
+            remade[status] += 1
+        todo.append((item, target))
     report = report_path(output_dir, shard)
     failures, done = [], 0
     # Rewritten each run: files that failed before are retried, so the report
@@ -491,7 +509,19 @@ def preprocess_videos(
         "failures": failures,
         "report": report,
         "seconds": round(time.time() - start, 2),
+        **remade,
+        "stale_temps": stale_temps,
     }
+
+
+def _detector_name(detector, already_cropped):
+    """The backend's name, ``"auto"`` resolved as files record it (dlib, haar)."""
+    name = getattr(detector, "name", detector)
+    if name == "auto" and not already_cropped:
+        from speechbrain_v2s.video.landmarks import available_detectors
+
+        name = (available_detectors() or ["auto"])[0]
+    return name
 
 
 def _progress_bar(total, enabled):
@@ -650,10 +680,18 @@ def main(argv=None):
     if summary["total"] == 0:
         print("v2s-preprocess: no input videos found")
         return 1
+    notes = [
+        f"{summary['stale']} cached with other options re-made",
+        f"{summary['invalid']} broken cached files re-made",
+        f"{len(summary['stale_temps'])} temporary files of killed runs removed",
+    ]
+    notes = [n for n in notes if not n.startswith("0 ")]
+    if summary["failed"]:
+        notes.append(f"report: {summary['report']}")
     print(
         f"v2s-preprocess: done {summary['done']}, skipped {summary['skipped']}, "
         f"failed {summary['failed']} of {summary['total']} in {summary['seconds']} s"
-        + (f" (report: {summary['report']})" if summary["failed"] else "")
+        + (f" ({'; '.join(notes)})" if notes else "")
     )
     return 1 if args.strict and summary["failed"] else 0
 
