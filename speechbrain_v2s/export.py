@@ -30,12 +30,13 @@ import io
 import json
 import logging
 import os
+import shutil
 
 import torch
 from ruamel.yaml import YAML
 
 from speechbrain_v2s.hub import DECODER_FILENAME, VOCODER_FILENAMES, resolve_checkpoint
-from speechbrain_v2s.hub_card import last_logged_metrics, render_card
+from speechbrain_v2s.hub_card import card_fields, header_source, render_card
 from speechbrain_v2s.nnet.weights import (
     WEIGHTS_EXT,
     load_weights_into,
@@ -92,6 +93,77 @@ def read_run_hparams(run_folder):
         raise FileNotFoundError(f"{run_folder}: no hyperparams.yaml (not a run folder)")
     with open(path, encoding="utf-8") as handle:
         return _yaml().load(handle)
+
+
+def run_base(run_folder, hparams):
+    """The folder a run was started from (its relative paths' base), or
+    ``None`` when neither the run folder nor its YAML tells.
+
+    A relative ``output_folder`` names the run folder from there, so the
+    run folder's own path minus that tail is the base; else the recipe folder
+    of SpeechBrain's header (``<recipe>/hparams/<name>.yaml``), if it exists.
+
+    Example
+    -------
+    >>> run_base("/repo/recipes/X/results/a/1", {"output_folder": "results/a/1"})
+    '/repo/recipes/X'
+    >>> run_base("/elsewhere/1", {"output_folder": "results/a/1"}) is None
+    True
+    """
+    run = os.path.abspath(str(run_folder))
+    out = hparams.get("output_folder")
+    if out and not os.path.isabs(str(out)):
+        tail = os.sep + os.path.normpath(str(out))
+        if run.endswith(tail):
+            return run[: -len(tail)] or os.sep
+    recipe_yaml = header_source(run)
+    if recipe_yaml and os.path.basename(os.path.dirname(recipe_yaml)) == "hparams":
+        recipe = os.path.dirname(os.path.dirname(recipe_yaml))
+        if os.path.isdir(recipe):
+            return recipe
+    return None
+
+
+def run_path(run_folder, hparams, path):
+    """Where a path of a run's YAML is on this machine, whatever the current
+    folder: under ``run_folder`` for paths under the run's ``output_folder``
+    (the run may have moved), relative ones against :func:`run_base`,
+    absolute ones unchanged.
+
+    Example
+    -------
+    >>> hparams = {"output_folder": "results/a/1"}
+    >>> run_path("/repo/recipes/X/results/a/1", hparams, "results/a/1/save")
+    '/repo/recipes/X/results/a/1/save'
+    >>> run_path("/moved/run", hparams, "results/a/1/save/train.json")
+    '/moved/run/save/train.json'
+    >>> run_path("/repo/recipes/X/results/a/1", hparams, "results/b/a2a.ckpt")
+    '/repo/recipes/X/results/b/a2a.ckpt'
+    >>> run_path("/moved/run", hparams, "/data/GRID")
+    '/data/GRID'
+    """
+    if path is None:
+        return None
+    path = os.path.normpath(str(path))
+    run = os.path.abspath(str(run_folder))
+    out = hparams.get("output_folder")
+    if out:
+        out = os.path.normpath(str(out))
+        if path == out:
+            return run
+        if path.startswith(out + os.sep):
+            return os.path.join(run, path[len(out) + 1 :])
+    if os.path.isabs(path):
+        return path
+    base = run_base(run, hparams)
+    return os.path.join(base, path) if base else os.path.abspath(path)
+
+
+def _save_folder(run_folder, hparams):
+    save = hparams.get("save_folder")
+    if not save:
+        return os.path.join(os.path.abspath(str(run_folder)), "save")
+    return run_path(run_folder, hparams, save)
 
 
 def best_checkpoint(save_folder, min_key="mel_l1"):
@@ -153,125 +225,13 @@ def vocoder_state(source):
         os.path.isfile(os.path.join(source, name)) for name in names
     ):
         run = read_run_hparams(source)
-        ckpt = best_checkpoint(run.get("save_folder", os.path.join(source, "save")))
+        ckpt = best_checkpoint(_save_folder(source, run))
         return strip_prefix(_model_state(ckpt), "decoder.")
     path = resolve_checkpoint(source, names)
     if path.endswith(WEIGHTS_EXT):
         return read_weights(path)[0]
     state = torch.load(path, map_location="cpu", weights_only=True)
     return state.get("vocoder", state)
-
-
-def _count(manifest):
-    if not manifest or not os.path.isfile(manifest):
-        return "?"
-    with open(manifest, encoding="utf-8") as handle:
-        return len(json.load(handle))
-
-
-def _num_params(state):
-    return sum(v.numel() for v in state.values() if v.is_floating_point())
-
-
-def recipe_source(run_folder):
-    """The recipe YAML a run was started from, as SpeechBrain's header of the
-    run's ``hyperparams.yaml`` names it (from ``recipes/`` on when the path
-    has it), or ``None`` when the run folder does not say.
-
-    Example
-    -------
-    >>> import os, tempfile
-    >>> run = tempfile.mkdtemp()
-    >>> recipe_source(run) is None
-    True
-    >>> with open(os.path.join(run, "hyperparams.yaml"), "w") as f:
-    ...     _ = f.write("# Generated 2026-12-01 from:\\n"
-    ...                 "# /home/me/v2s/recipes/GRID/V2A/hparams/wave.yaml\\n"
-    ...                 "# yamllint disable\\nseed: 1\\n")
-    >>> recipe_source(run)
-    'recipes/GRID/V2A/hparams/wave.yaml'
-    """
-    path = os.path.join(str(run_folder), "hyperparams.yaml")
-    try:
-        with open(path, encoding="utf-8") as handle:
-            head = [handle.readline() for _ in range(2)]
-    except OSError:
-        return None
-    if not head[0].startswith("# Generated") or not head[1].startswith("# "):
-        return None
-    source = head[1][2:].strip()
-    if not source.endswith((".yaml", ".yml")):
-        return None
-    marker = "/recipes/"
-    if marker in source:
-        return "recipes/" + source.split(marker, 1)[1]
-    return os.path.basename(source)
-
-
-def card_fields(run_folder, hparams, kind, out_dir, state):
-    """What the model card says, taken from the run.
-
-    Example
-    -------
-    >>> import os, tempfile, torch
-    >>> run = os.path.join(tempfile.mkdtemp(), "V2A")
-    >>> os.makedirs(run)
-    >>> with open(os.path.join(run, "train_log.txt"), "w") as f:
-    ...     _ = f.write("epoch loaded: 9 - test loss: 1.0, test stoi: 0.61\\n")
-    >>> hparams = {"arch": {"vocoder": None}, "data_folder": "/data/LRS3/",
-    ...            "finetune_strategy": "init", "pretrained_a2a": "user/a2a"}
-    >>> fields = card_fields(run, hparams, "v2a", "/out/my-v2a",
-    ...                      {"w": torch.zeros(3, 2), "steps": torch.tensor(1)})
-    >>> fields["name"], fields["dataset"], fields["family"], fields["arch"]
-    ('my-v2a', 'LRS3', 'mel', 'V2A')
-    >>> fields["metrics"], fields["params"], fields["train_count"]
-    ({'loss': 1.0, 'stoi': 0.61}, '6', '?')
-    >>> fields["init_text"]
-    'initialised from the A2A pre-trained decoder `user/a2a`'
-    >>> import pathlib  # a pathlib.Path works too
-    >>> card_fields(pathlib.Path(run), hparams, "v2a", "/out/x", {})["arch"]
-    'V2A'
-    """
-    arch = hparams.get("arch", {})
-    family = "mel" if "vocoder" in arch else "wave"
-    data = hparams.get("data_folder") or hparams.get("data_folders") or "?"
-    if isinstance(data, (list, tuple)):
-        data = ", ".join(os.path.basename(str(d).rstrip("/")) for d in data)
-    else:
-        data = os.path.basename(str(data).rstrip("/"))
-    stage = "test" if kind == "v2a" else "valid"
-    source = recipe_source(run_folder)
-    metrics = last_logged_metrics(os.path.join(run_folder, "train_log.txt"), stage)
-    pretrained = hparams.get("pretrained_a2a")
-    strategy = hparams.get("finetune_strategy", "scratch")
-    init = (
-        f"initialised from the A2A pre-trained decoder `{pretrained}`"
-        if pretrained and strategy != "scratch"
-        else "trained from scratch (no A2A initialisation)"
-    )
-    return {
-        "name": os.path.basename(os.path.abspath(out_dir)),
-        "repo": "<user>/" + os.path.basename(os.path.abspath(out_dir)),
-        "dataset": data,
-        "family": family,
-        "family_long": (
-            "mel spectrogram + vocoder" if family == "mel" else "waveform GAN"
-        ),
-        "strategy": strategy,
-        "init_text": init,
-        "metrics": metrics,
-        "train_count": _count(hparams.get("train_json")),
-        "test_count": _count(hparams.get("test_json")),
-        "params": f"{_num_params(state):,}",
-        # the recipe YAML's name (tiny_mel, wave, ...) is the architecture's
-        "arch": (
-            os.path.splitext(os.path.basename(source))[0]
-            if source
-            else os.path.basename(str(run_folder).rstrip("/"))
-        ),
-        "recipe": source or os.path.relpath(run_folder),
-        "detector": hparams.get("roi_detector", "auto"),
-    }
 
 
 def _arch_text(run_hparams):
@@ -369,7 +329,98 @@ def _write_decoder(out_dir, model):
     """``a2a_decoder.safetensors``: the A2A model with its config (what
     ``load_pretrained_a2a`` checks), for V2A recipes' ``pretrained_a2a``."""
     metadata = {"config": json.dumps(model.config())}
-    write_weights(model.state_dict(), os.path.join(out_dir, DECODER_FILENAME), metadata)
+    _write_weights(
+        model.state_dict(), os.path.join(out_dir, DECODER_FILENAME), metadata
+    )
+
+
+def _checkpoint_dir(save_folder, checkpoint):
+    if checkpoint is None:
+        return best_checkpoint(save_folder)
+    if not os.path.isfile(os.path.join(str(checkpoint), "model.ckpt")):
+        raise FileNotFoundError(
+            f"{checkpoint}: not a checkpoint folder (no model.ckpt)"
+        )
+    return str(checkpoint)
+
+
+def _first_file(folders, name):
+    for folder in folders:
+        if os.path.isfile(os.path.join(folder, name)):
+            return os.path.join(folder, name)
+    return None
+
+
+def run_statistics(hparams, folders):
+    """What a V2A model needs from its run besides the weights: the ROI
+    normalisation it was trained with and, for a speaker-table model, the
+    ``speakers.json`` naming the table's rows.
+
+    The ROI statistics are the run's ``roi_mean``/``roi_std`` when both are
+    set, else the ``roi_stats.json`` the run measured (as in training).
+
+    Arguments
+    ---------
+    hparams : dict
+        The run's YAML.
+    folders : list of str
+        Where the run wrote its files, in order of preference.
+
+    Returns
+    -------
+    tuple
+        ``({"mean": float, "std": float}, speakers.json path or None)``.
+
+    Raises
+    ------
+    ValueError
+        One of them is not found (or unreadable): the model would not work.
+
+    Example
+    -------
+    >>> run_statistics({"roi_mean": 0.4, "roi_std": 0.2}, [])
+    ({'mean': 0.4, 'std': 0.2}, None)
+    >>> run_statistics({"roi_mean": None}, ["/no/save"])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: no ROI statistics: ... there is no roi_stats.json in /no/save
+    """
+    where = " or ".join(dict.fromkeys(str(f) for f in folders))
+    if hparams.get("roi_mean") is not None and hparams.get("roi_std") is not None:
+        stats = {"mean": float(hparams["roi_mean"]), "std": float(hparams["roi_std"])}
+    else:
+        path = _first_file(folders, "roi_stats.json")
+        if path is None:
+            raise ValueError(
+                "no ROI statistics: roi_mean/roi_std are null in the run's YAML "
+                f"and there is no roi_stats.json in {where}"
+            )
+        try:
+            with open(path, encoding="utf-8") as handle:
+                found = json.load(handle)
+            stats = {"mean": float(found["mean"]), "std": float(found["std"])}
+        except (ValueError, KeyError, TypeError) as err:
+            raise ValueError(f"{path}: not ROI statistics ({err!r})") from err
+    speakers = None
+    arch = hparams.get("arch") or {}
+    if arch.get("speaker_mode", hparams.get("speaker_mode")) == "table":
+        speakers = _first_file(folders, "speakers.json")
+        if speakers is None:
+            raise ValueError(
+                "the model has a speaker table but there is no speakers.json "
+                f"(its rows' speaker ids) in {where}"
+            )
+    return stats, speakers
+
+
+def _write_weights(state, path, metadata=None):
+    """:func:`write_weights`, then the mode any new file gets (0666 minus
+    the umask): safetensors writes through a private temporary file (0600),
+    which would leave other users unable to load the model."""
+    write_weights(state, path, metadata)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
 
 
 def export_model(
@@ -409,50 +460,49 @@ def export_model(
         raise ValueError(f"kind {kind!r} is not one of {', '.join(KINDS)}")
     run_folder, out_dir = str(run_folder), str(out_dir)
     hparams = read_run_hparams(run_folder)
-    save_folder = hparams.get("save_folder", os.path.join(run_folder, "save"))
-    ckpt_dir = checkpoint or best_checkpoint(save_folder)
-    os.makedirs(out_dir, exist_ok=True)
-    _remove_legacy_files(out_dir)
-    files = []
+    save_folder = _save_folder(run_folder, hparams)
+    ckpt_dir = _checkpoint_dir(save_folder, checkpoint)
 
+    # Everything is read and checked before anything is written: a run that
+    # cannot give a complete model leaves no half-written folder behind.
     state = _model_state(ckpt_dir)
     if kind == "vocoder":
         state = strip_prefix(state, "decoder.")  # VocoderModel.decoder
-        name = "vocoder" + WEIGHTS_EXT
-    else:
-        name = "model" + WEIGHTS_EXT
-    write_weights(state, os.path.join(out_dir, name))
-    files.append(name)
-
     has_vocoder = vocoder is not None and kind != "vocoder"
-    if has_vocoder:
-        write_weights(
-            vocoder_state(vocoder), os.path.join(out_dir, "vocoder" + WEIGHTS_EXT)
-        )
-        files.append("vocoder" + WEIGHTS_EXT)
-
-    roi_stats = None
+    vocoder_weights = vocoder_state(vocoder) if has_vocoder else None
+    roi_stats, speakers = None, None
     if kind == "v2a":
-        stats_path = os.path.join(save_folder, "roi_stats.json")
-        if os.path.isfile(stats_path):
-            with open(stats_path, encoding="utf-8") as handle:
-                roi_stats = json.load(handle)
-        else:
-            roi_stats = {"mean": hparams.get("roi_mean"), "std": hparams.get("roi_std")}
-        speakers = os.path.join(save_folder, "speakers.json")
-        if os.path.isfile(speakers):
-            import shutil
-
-            shutil.copyfile(speakers, os.path.join(out_dir, "speakers.json"))
-            files.append("speakers.json")
-
-    with open(os.path.join(out_dir, "README.md"), "w", encoding="utf-8") as f:
-        f.write(
-            render_card(kind, card_fields(run_folder, hparams, kind, out_dir, state))
-        )
-    files.append("README.md")
-
+        # The checkpoint's own save folder first: --checkpoint may name
+        # another copy of the run than run_folder's YAML points to.
+        folders = [os.path.dirname(os.path.abspath(ckpt_dir)), save_folder]
+        roi_stats, speakers = run_statistics(hparams, folders)
+    fields = card_fields(
+        run_folder,
+        hparams,
+        kind,
+        out_dir,
+        state,
+        has_vocoder=has_vocoder,
+        locate=lambda path: run_path(run_folder, hparams, path),
+    )
+    card_text = render_card(kind, fields)
     text = interface_yaml(_arch_text(hparams), kind, roi_stats, has_vocoder)
+
+    os.makedirs(out_dir, exist_ok=True)
+    _remove_legacy_files(out_dir)
+    files = []
+    name = ("vocoder" if kind == "vocoder" else "model") + WEIGHTS_EXT
+    _write_weights(state, os.path.join(out_dir, name))
+    files.append(name)
+    if has_vocoder:
+        _write_weights(vocoder_weights, os.path.join(out_dir, "vocoder" + WEIGHTS_EXT))
+        files.append("vocoder" + WEIGHTS_EXT)
+    if speakers is not None:
+        shutil.copyfile(speakers, os.path.join(out_dir, "speakers.json"))
+        files.append("speakers.json")
+    with open(os.path.join(out_dir, "README.md"), "w", encoding="utf-8") as f:
+        f.write(card_text)
+    files.append("README.md")
     _write_interface(out_dir, text, files)
     # Load the folder back as from_hparams will: fail here, not after upload.
     modules = load_exported_modules(out_dir)
@@ -496,11 +546,11 @@ def export_architecture(
     os.makedirs(out_dir, exist_ok=True)
     _remove_legacy_files(out_dir)
     model_state = state if state is not None else hparams[model_key].state_dict()
-    write_weights(model_state, os.path.join(out_dir, "model" + WEIGHTS_EXT))
+    _write_weights(model_state, os.path.join(out_dir, "model" + WEIGHTS_EXT))
     files = ["model" + WEIGHTS_EXT]
     has_vocoder = "vocoder" in hparams
     if has_vocoder:
-        write_weights(
+        _write_weights(
             hparams["vocoder"].state_dict(),
             os.path.join(out_dir, "vocoder" + WEIGHTS_EXT),
         )

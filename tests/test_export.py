@@ -6,6 +6,7 @@ the best-model file of ``pretrained_decoder_path``), with perturbed initial
 weights instead of training, so that the tests take seconds.
 """
 
+import json
 import os
 import re
 import shutil
@@ -19,7 +20,7 @@ import torch
 from hyperpyyaml import load_hyperpyyaml, resolve_references
 from recipe_runs import RECIPES, subprocess_env
 
-from speechbrain_v2s.export import export_model, vocoder_state
+from speechbrain_v2s.export import best_checkpoint, export_model, vocoder_state
 from speechbrain_v2s.hub import resolve_checkpoint
 from speechbrain_v2s.inference import AudioToAudio, VideoToSpeech
 
@@ -39,16 +40,24 @@ def _perturb(module, seed):
                 )
 
 
-def _fake_run(folder, recipe, yaml, seed, **overrides):
-    """A recipe output folder with one checkpoint (mel_l1 0.5) of ``model``."""
+def _fake_run(folder, recipe, yaml, seed, output_folder=None, header=None, **overrides):
+    """A recipe output folder with one checkpoint (mel_l1 0.5) of ``model``,
+    and what a V2A run writes beside it (ROI statistics, speaker table rows,
+    manifests). Relative paths of its YAML are taken from the current folder,
+    as in a recipe run: ``folder`` is where ``output_folder`` then is."""
     from speechbrain_v2s.training.checkpoints import SafeCheckpointer
     from speechbrain_v2s.training.strategies import TrainingModel
 
-    overrides = {"output_folder": str(folder), **overrides}
-    with open(os.path.join(RECIPES, recipe, "hparams", yaml)) as handle:
+    overrides = {"output_folder": output_folder or str(folder), **overrides}
+    source = os.path.join(RECIPES, recipe, "hparams", yaml)
+    with open(source) as handle:
         text = resolve_references(handle, overrides).getvalue()
     folder.mkdir(parents=True)
-    (folder / "hyperparams.yaml").write_text(text)  # what SpeechBrain writes
+    # What SpeechBrain writes: a header naming the recipe YAML, then the YAML.
+    (folder / "hyperparams.yaml").write_text(
+        f"# Generated 2026-12-01 from:\n# {header or source}\n# yamllint disable\n"
+        + text
+    )
     hparams = load_hyperpyyaml(text)
     model = hparams["model"]
     _perturb(model, seed)
@@ -58,6 +67,15 @@ def _fake_run(folder, recipe, yaml, seed, **overrides):
     checkpointer.save_checkpoint(meta={"mel_l1": 0.5})
     if hparams.get("pretrained_decoder_path"):
         model.save_pretrained_decoder(hparams["pretrained_decoder_path"])
+    save = hparams["save_folder"]
+    if "roi_mean" in hparams:
+        with open(os.path.join(save, "roi_stats.json"), "w") as handle:
+            json.dump({"mean": 0.25 + seed / 100, "std": 0.125}, handle)
+        with open(os.path.join(save, "speakers.json"), "w") as handle:
+            json.dump({f"s{i}": i for i in range(hparams["num_speakers"])}, handle)
+        for split, count in (("train", 3), ("test", 2)):
+            with open(hparams[f"{split}_json"], "w") as handle:
+                json.dump({f"u{i}": {"spk_id": "s1"} for i in range(count)}, handle)
     return model
 
 
@@ -134,6 +152,7 @@ def test_exports_hold_safetensors_and_no_pickles(exports):
         "custom_interface.py",
         "hyperparams.yaml",
         "model.safetensors",
+        "speakers.json",  # its speaker table's rows
         "vocoder.safetensors",
     ]
     assert sorted(summaries["a2a"]["files"]) == [
@@ -357,3 +376,146 @@ def test_foreign_class_without_the_package(runs, exports, tmp_path):
         wave = vocoder_run.decoder(mel.transpose(1, 2)).squeeze(1)
     assert (got["mel"] - mel).abs().max().item() < 1e-5
     assert (got["wave"] - wave).abs().max().item() < 1e-5
+
+
+# ------------------------------------------- runs made inside a recipe folder
+@pytest.fixture(scope="module")
+def recipe_run(tmp_path_factory):
+    """A V2A run as ``cd recipes/Synthetic/V2A; python train.py ...`` leaves
+    it in a repository: its YAML's paths relative to the recipe folder, its
+    A2A initialisation an absolute path of this machine. ``(repo, run)``."""
+    repo = tmp_path_factory.mktemp("repo")
+    recipe = repo / "recipes" / "Synthetic" / "V2A"
+    recipe.mkdir(parents=True)
+    a2a = (
+        repo / "recipes" / "Synthetic" / "A2A" / "results" / "a2a" / "a2a_decoder.ckpt"
+    )
+    before = os.getcwd()
+    os.chdir(recipe)  # where train.py runs
+    try:
+        _fake_run(
+            recipe / "results" / "run" / "1",
+            "Synthetic/V2A",
+            "tiny_mel.yaml",
+            4,
+            output_folder="results/run/1",
+            header=recipe / "hparams" / "tiny_mel.yaml",
+            pretrained_a2a=str(a2a),
+        )
+    finally:
+        os.chdir(before)
+    return repo, recipe / "results" / "run" / "1"
+
+
+def _files(folder):
+    return {
+        os.path.relpath(os.path.join(root, name), folder): open(
+            os.path.join(root, name), "rb"
+        ).read()
+        for root, _, names in os.walk(folder)
+        for name in names
+    }
+
+
+def test_export_is_the_same_from_any_folder(recipe_run, tmp_path, monkeypatch):
+    """The README's ``v2s-export recipes/.../results/<run> models/x`` from the
+    repository root and the same run exported from another folder give the
+    same files: the run's relative paths are where the run was made."""
+    from speechbrain_v2s.cli import export_main
+
+    repo, run = recipe_run
+    monkeypatch.chdir(repo)
+    assert export_main([os.path.relpath(run, repo), "models/x"]) == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert export_main([os.path.relpath(run, elsewhere), "models/x"]) == 0
+    first, second = _files(repo / "models" / "x"), _files(elsewhere / "models" / "x")
+    assert sorted(first) == sorted(second)
+    assert "speakers.json" in first and "model.safetensors" in first
+    for name, data in first.items():
+        assert data == second[name], name
+
+    card = first["README.md"].decode()
+    assert "3 training utterances" in card and "test split (2 utterances)" in card
+    assert "Recipe: `recipes/Synthetic/V2A/hparams/tiny_mel.yaml`" in card
+    # No folder of the exporting machine: the A2A source from the repository.
+    assert str(repo) not in card and str(tmp_path) not in card
+    assert "`recipes/Synthetic/A2A/results/a2a/a2a_decoder.ckpt`" in card
+    interface = first["hyperparams.yaml"].decode()
+    assert "roi_mean: 0.29\n" in interface and "roi_std: 0.125\n" in interface
+
+
+def test_checkpoint_export_uses_its_runs_statistics(recipe_run, tmp_path, monkeypatch):
+    """``--checkpoint`` from another folder: the ROI statistics and speaker
+    rows are the run's (they were null / missing before)."""
+    from speechbrain_v2s.cli import export_main
+
+    repo, run = recipe_run
+    ckpt = best_checkpoint(run / "save")
+    monkeypatch.chdir(tmp_path)
+    assert export_main([str(run), "m", "--checkpoint", os.path.relpath(ckpt)]) == 0
+    with open(tmp_path / "m" / "hyperparams.yaml") as handle:
+        hparams = load_hyperpyyaml(handle)
+    assert (hparams["roi_mean"], hparams["roi_std"]) == (0.29, 0.125)
+    with open(run / "save" / "speakers.json") as handle:
+        assert json.load(open(tmp_path / "m" / "speakers.json")) == json.load(handle)
+
+
+@pytest.mark.parametrize(
+    "missing, message",
+    [
+        ("roi_stats.json", "no ROI statistics: roi_mean/roi_std are null"),
+        ("speakers.json", "the model has a speaker table but there is no speakers"),
+    ],
+)
+def test_incomplete_export_is_refused(recipe_run, tmp_path, capsys, missing, message):
+    """Without what the model needs, one line, exit 2 and nothing written
+    (the model would fail at synthesis, or silently lose its speakers)."""
+    from speechbrain_v2s.cli import export_main
+
+    copy = tmp_path / "copy"  # a run that moved: found under its new folder
+    shutil.copytree(recipe_run[1], copy)
+    os.remove(copy / "save" / missing)
+    out = tmp_path / "out"
+    ckpt = str(best_checkpoint(copy / "save"))
+    assert export_main([str(copy), str(out), "--checkpoint", ckpt]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: " + message), err
+    assert str(copy / "save") in err
+    assert not out.exists()
+
+
+def test_exported_files_are_readable_by_others(runs, tmp_path):
+    """safetensors writes 0600: another user could not load the model."""
+    old = os.umask(0o022)
+    try:
+        export_model(runs["v2a_mel"][0], tmp_path / "v2a")
+        export_model(runs["a2a_wave"][0], tmp_path / "a2a", "a2a")
+    finally:
+        os.umask(old)
+    modes = {
+        os.path.join(kind, name): os.stat(tmp_path / kind / name).st_mode & 0o777
+        for kind in ("v2a", "a2a")
+        for name in os.listdir(tmp_path / kind)
+    }
+    assert "a2a/a2a_decoder.safetensors" in modes and "v2a/model.safetensors" in modes
+    assert modes == dict.fromkeys(modes, 0o644)
+
+
+def _title(card):
+    return next(line for line in card.splitlines() if line.startswith("# "))
+
+
+def test_card_says_how_the_waveform_is_made_and_what_input(runs, exports, tmp_path):
+    export_model(runs["v2a_mel"][0], tmp_path / "griffin")
+    card = (tmp_path / "griffin" / "README.md").read_text()
+    assert _title(card).endswith("(mel spectrogram + Griffin-Lim)")
+    assert "vocoder" not in _title(card) and "by Griffin-Lim" in card
+    # trained on already-cropped mouth videos: the usage says so
+    assert 'synthesize_file("mouth.mp4", already_cropped=True)' in card
+    assert "v2s-synthesize mouth.mp4 --already-cropped" in card
+
+    shipped = (exports[0]["v2a_mel"] / "README.md").read_text()
+    assert _title(shipped).endswith("(mel spectrogram + HiFi-GAN vocoder)")
+    assert "Griffin-Lim" not in shipped
