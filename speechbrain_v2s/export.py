@@ -329,7 +329,7 @@ def _write_decoder(out_dir, model):
     """``a2a_decoder.safetensors``: the A2A model with its config (what
     ``load_pretrained_a2a`` checks), for V2A recipes' ``pretrained_a2a``."""
     metadata = {"config": json.dumps(model.config())}
-    _write_weights(
+    write_weights(
         model.state_dict(), os.path.join(out_dir, DECODER_FILENAME), metadata
     )
 
@@ -413,16 +413,6 @@ def run_statistics(hparams, folders):
     return stats, speakers
 
 
-def _write_weights(state, path, metadata=None):
-    """:func:`write_weights`, then the mode any new file gets (0666 minus
-    the umask): safetensors writes through a private temporary file (0600),
-    which would leave other users unable to load the model."""
-    write_weights(state, path, metadata)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
-
-
 def export_model(
     run_folder, out_dir, kind="v2a", vocoder=None, checkpoint=None, card=True
 ):
@@ -492,10 +482,10 @@ def export_model(
     _remove_legacy_files(out_dir)
     files = []
     name = ("vocoder" if kind == "vocoder" else "model") + WEIGHTS_EXT
-    _write_weights(state, os.path.join(out_dir, name))
+    write_weights(state, os.path.join(out_dir, name))
     files.append(name)
     if has_vocoder:
-        _write_weights(vocoder_weights, os.path.join(out_dir, "vocoder" + WEIGHTS_EXT))
+        write_weights(vocoder_weights, os.path.join(out_dir, "vocoder" + WEIGHTS_EXT))
         files.append("vocoder" + WEIGHTS_EXT)
     if speakers is not None:
         shutil.copyfile(speakers, os.path.join(out_dir, "speakers.json"))
@@ -546,11 +536,11 @@ def export_architecture(
     os.makedirs(out_dir, exist_ok=True)
     _remove_legacy_files(out_dir)
     model_state = state if state is not None else hparams[model_key].state_dict()
-    _write_weights(model_state, os.path.join(out_dir, "model" + WEIGHTS_EXT))
+    write_weights(model_state, os.path.join(out_dir, "model" + WEIGHTS_EXT))
     files = ["model" + WEIGHTS_EXT]
     has_vocoder = "vocoder" in hparams
     if has_vocoder:
-        _write_weights(
+        write_weights(
             hparams["vocoder"].state_dict(),
             os.path.join(out_dir, "vocoder" + WEIGHTS_EXT),
         )

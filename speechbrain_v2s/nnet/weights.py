@@ -58,6 +58,11 @@ def write_weights(state, path, metadata=None):
         tensors[name] = value.detach().cpu().contiguous().clone()
     meta = {str(k): str(v) for k, v in (metadata or {}).items()}
     save_file(tensors, str(path), metadata=meta)
+    # safetensors writes through a private (0600) temporary file; give the
+    # file the mode any new file gets, or other users cannot load the model.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
 
 
 def _shown(path):

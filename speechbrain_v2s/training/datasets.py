@@ -79,7 +79,7 @@ def prepare_rois(hparams, splits=SPLITS):
     >>> entries = {k: {"video": os.path.join(d, k + ".mp4")} for k in ("a", "b")}
     >>> with open(os.path.join(d, "train.json"), "w") as f:
     ...     json.dump(entries, f)
-    >>> save_roi(os.path.join(d, "rois", "a.npz"), np.full((2, 4, 4), 51, np.uint8))
+    >>> save_roi(os.path.join(d, "rois", "a.npz"), np.full((2, 96, 96), 51, np.uint8))
     >>> hparams = {"train_json": os.path.join(d, "train.json"), "valid_json": None,
     ...            "test_json": None, "data_folder": d, "save_folder": d,
     ...            "roi_folder": os.path.join(d, "rois"), "preprocess_jobs": 1,
