@@ -54,10 +54,11 @@ UNSEEN_SEED = 4321  # another seed: other espeak voices and mouth appearances
 # times the audio-visual hours), audio-visual speakers x utterances
 # (fine-tuning; 90/5/5 per speaker), unseen audio-visual speakers x utterances
 # (test only). Budgets: optimizer steps of the A2A pre-training and of each
-# V2A fine-tuning (batch 8). With ~600 V2A steps the tiny mel model's
-# validation ESTOI is still under 0.25; at 1,242 it speaks (README). The full
-# size takes ~26 minutes on an idle 2-core CPU (mel family; V2A trains at
-# ~1.4 steps/s per thread); the waveform family's GAN steps are dearer still.
+# V2A fine-tuning (batch 8). init's validation ESTOI is ~0.1 after 150 V2A
+# steps, ~0.29 after 600 and ~0.41 after 1,100, where it speaks (README). The full
+# size takes ~14 minutes on an idle 2-core CPU (mel family: A2A ~4 min beside
+# scratch, then init ~9 min; a V2A step ~0.35 s on one thread); the waveform
+# family's GAN steps are ~10x dearer.
 SIZES = {
     "full": dict(
         audio=80,
@@ -67,7 +68,7 @@ SIZES = {
         unseen=2,
         unseen_utts=8,
         a2a_steps=1800,
-        v2a_steps=1200,
+        v2a_steps=1100,
     ),
     "quick": dict(
         audio=4,
