@@ -51,8 +51,8 @@ to the tiny_mel V2A lane rate with validation measured on a quiet machine
 ``freeze_decoder`` ~0.85x and ``joint`` ~1.7x a V2A run's training; export
 + synthesis + scoring ~1.5-2.5 min a run.
 
-- ``--family tiny_mel`` (A2A 1,800 steps -> 4 epochs = 1,900; V2A 1,200 ->
-  23 epochs = 1,242): A2A ~7 min (a 2,250-step run of the same size took
+- ``--family tiny_mel`` (A2A 1,800 steps -> 4 epochs = 1,900; V2A 1,100 ->
+  21 epochs = 1,134, as the demo): A2A ~7 min (a 2,250-step run of the same size took
   8.4 min beside another), a V2A run ~13 min (0.61 s/step), ``joint`` ~22:
   ~130 lane-minutes, **~70 min** wall.
 - ``--family tiny_wave`` (A2A 475 steps = 1 epoch; V2A 162 steps = 3
@@ -112,7 +112,7 @@ GROUND_TRUTH = "ground truth"
 # ~10x dearer on a CPU: sized so its table fits 90 minutes on 2 cores).
 FULL = dict(audio=80, audio_utts=50, av=4, av_utts=120, unseen=2, unseen_utts=10)
 QUICK = dict(audio=4, audio_utts=6, av=3, av_utts=6, unseen=1, unseen_utts=3)
-STEPS = {"tiny_mel": (1800, 1200), "tiny_wave": (475, 162)}
+STEPS = {"tiny_mel": (1800, 1100), "tiny_wave": (475, 162)}
 QUICK_STEPS = (3, 2)
 QUICK_SEEDS = [1, 2]
 
