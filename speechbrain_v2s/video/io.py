@@ -24,25 +24,13 @@ from fractions import Fraction
 import cv2
 import numpy as np
 
+from speechbrain_v2s.video import VIDEO_EXTENSIONS  # noqa: F401  (re-exported)
 from speechbrain_v2s.video.atomic import remove_stale_temps, temp_path
 from speechbrain_v2s.video.errors import (
     EmptyVideoError,
     NoAudioStreamError,
     UnreadableVideoError,
     VideoWriteError,
-)
-
-VIDEO_EXTENSIONS = (
-    ".mp4",
-    ".m4v",
-    ".mpg",
-    ".mpeg",
-    ".avi",
-    ".mov",
-    ".mkv",
-    ".webm",
-    ".flv",
-    ".wmv",
 )
 
 # MPEG-1 only allows these frame rates (the codec refuses others).
