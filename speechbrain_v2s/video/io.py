@@ -24,25 +24,13 @@ from fractions import Fraction
 import cv2
 import numpy as np
 
+from speechbrain_v2s.video import VIDEO_EXTENSIONS  # noqa: F401  (re-exported)
 from speechbrain_v2s.video.atomic import remove_stale_temps, temp_path
 from speechbrain_v2s.video.errors import (
     EmptyVideoError,
     NoAudioStreamError,
     UnreadableVideoError,
     VideoWriteError,
-)
-
-VIDEO_EXTENSIONS = (
-    ".mp4",
-    ".m4v",
-    ".mpg",
-    ".mpeg",
-    ".avi",
-    ".mov",
-    ".mkv",
-    ".webm",
-    ".flv",
-    ".wmv",
 )
 
 # MPEG-1 only allows these frame rates (the codec refuses others).
@@ -91,12 +79,43 @@ class VideoClip:
         return int(self.frames.shape[0])
 
 
+def resampled_count(num_frames, source_fps, target_fps):
+    """Frames at ``target_fps`` that cover ``num_frames`` frames at ``source_fps``
+    (the same duration, rounded half up; at least one).
+
+    Example
+    -------
+    >>> resampled_count(30, 30.0, 25.0), resampled_count(1, 50.0, 25.0)
+    (25, 1)
+    """
+    return max(1, int(math.floor(num_frames * target_fps / source_fps + 0.5)))
+
+
+def source_frame_index(j, source_fps, target_fps):
+    """The source frame nearest in time to output frame ``j`` (an int or an
+    array of them), before clipping to the frames that exist.
+
+    Output frame ``j`` (at ``j / target_fps`` s) takes source frame
+    ``round(j * source_fps / target_fps)``; ties go to the earlier frame (the
+    one on screen at that time), where numpy's round-half-to-even would
+    alternate.
+
+    Example
+    -------
+    >>> source_frame_index(1, 50.0, 25.0), source_frame_index(1, 12.5, 25.0)
+    (2, 0)
+    >>> source_frame_index(np.arange(3), 30.0, 25.0).tolist()
+    [0, 1, 2]
+    """
+    index = np.ceil(np.asarray(j) * (source_fps / target_fps) - 0.5).astype(np.int64)
+    return int(index) if index.ndim == 0 else index
+
+
 def resample_indices(num_frames, source_fps, target_fps):
     """Indices of the source frames nearest in time to each target frame.
 
-    Output frame ``j`` (at ``j / target_fps`` s) takes source frame
-    ``round(j * source_fps / target_fps)``; the output covers the same duration,
-    ``round(num_frames * target_fps / source_fps)`` frames.
+    Output frame ``j`` takes :func:`source_frame_index` ``(j)``; the output
+    covers the same duration, :func:`resampled_count` frames.
 
     Arguments
     ---------
@@ -123,19 +142,27 @@ def resample_indices(num_frames, source_fps, target_fps):
     """
     if num_frames <= 0:
         return np.zeros(0, dtype=np.int64)
-    count = max(1, int(math.floor(num_frames * target_fps / source_fps + 0.5)))
-    # Ties go to the earlier frame (the one on screen at that time); numpy's
-    # round-half-to-even would alternate.
-    idx = np.ceil(np.arange(count) * (source_fps / target_fps) - 0.5)
-    return np.clip(idx.astype(np.int64), 0, num_frames - 1)
+    count = resampled_count(num_frames, source_fps, target_fps)
+    idx = source_frame_index(np.arange(count), source_fps, target_fps)
+    return np.clip(idx, 0, num_frames - 1)
 
 
-def _convert(frame_bgr, grayscale):
+def convert_frame(frame_bgr, grayscale):
+    """An OpenCV frame (BGR, or already one channel) as luminance or RGB.
+
+    Example
+    -------
+    >>> bgr = np.zeros((2, 2, 3), np.uint8)
+    >>> bgr[..., 0] = 255  # blue
+    >>> convert_frame(bgr, grayscale=False)[0, 0].tolist()
+    [0, 0, 255]
+    >>> convert_frame(bgr, grayscale=True).shape
+    (2, 2)
+    """
     if frame_bgr.ndim == 2:
         return frame_bgr if grayscale else cv2.cvtColor(frame_bgr, cv2.COLOR_GRAY2RGB)
-    if grayscale:
-        return cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY)
-    return cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB)
+    code = cv2.COLOR_BGR2GRAY if grayscale else cv2.COLOR_BGR2RGB
+    return cv2.cvtColor(frame_bgr, code)
 
 
 def _source_limit(limit, fps):
@@ -161,7 +188,7 @@ def _decode_opencv(path, grayscale, limit):
             ok, frame = cap.read()
             if not ok:
                 break
-            frames.append(_convert(frame, grayscale))
+            frames.append(convert_frame(frame, grayscale))
         return frames, fps
     finally:
         cap.release()
