@@ -43,6 +43,7 @@ VIDEO_EXTENSIONS = (
     ".webm",
     ".flv",
     ".wmv",
+    ".3gp",
 )
 
 # MPEG-1 only allows these frame rates (the codec refuses others).
@@ -148,9 +149,51 @@ def _source_limit(limit, fps):
     return int(math.ceil(max_frames * max(1.0, fps / target_fps))) + 1
 
 
+def _utf8_name(path):
+    try:
+        os.fspath(path).encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+def open_capture(path):
+    """``cv2.VideoCapture`` of ``path``, safe for any file name.
+
+    OpenCV crashes the process (SIGSEGV) on a name that is not valid UTF-8
+    (legal on Linux; Python holds it as a surrogate-escaped str). Such a file
+    is opened through ``/proc/self/fd``; where that does not exist, the
+    capture is left closed, so callers fall back to PyAV, which takes any name.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> write_video(os.path.join(folder, "a.mp4"), np.zeros((3, 16, 16), np.uint8))
+    >>> odd = os.path.join(folder, os.fsdecode(b"caf\\xe9.mp4"))  # Latin-1 name
+    >>> os.rename(os.path.join(folder, "a.mp4"), odd)
+    >>> capture = open_capture(odd)
+    >>> capture.isOpened(), int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    (True, 3)
+    """
+    path = os.fspath(path)
+    if not _utf8_name(path):
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            return cv2.VideoCapture()
+        try:  # FFmpeg opens the file anew through the link: fd can go
+            if os.path.exists(f"/proc/self/fd/{fd}"):
+                return cv2.VideoCapture(f"/proc/self/fd/{fd}")
+            return cv2.VideoCapture()
+        finally:
+            os.close(fd)
+    return cv2.VideoCapture(path)
+
+
 def _decode_opencv(path, grayscale, limit):
     """Return (frames list, fps) or None when OpenCV cannot open the file."""
-    cap = cv2.VideoCapture(str(path))
+    cap = open_capture(str(path))
     try:
         if not cap.isOpened():
             return None
@@ -341,6 +384,8 @@ def write_video(path, frames, fps=25.0):
             + ", ".join(str(r) for r in _MPEG1_RATES)
             + ")",
         )
+    if not _utf8_name(path):  # cv2.VideoWriter would crash the process
+        raise VideoWriteError(path, "OpenCV cannot write a name that is not UTF-8")
     height, width = frames.shape[1:3]
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
