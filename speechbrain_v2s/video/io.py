@@ -18,6 +18,7 @@ Example
 
 import math
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -157,13 +158,43 @@ def _utf8_name(path):
         return False
 
 
+@contextmanager
+def utf8_name(path):
+    """A name of ``path`` that C libraries take, valid inside the ``with``.
+
+    OpenCV crashes the process (SIGSEGV) on a name that is not valid UTF-8
+    (legal on Linux; Python holds it as a surrogate-escaped str), and
+    libsndfile refuses it. Such a file is named ``/proc/self/fd/N`` while
+    this holds it open; other names, and systems without ``/proc``, get
+    ``path`` itself.
+
+    Example
+    -------
+    >>> with utf8_name(os.fsdecode(b"/no/caf\\xe9.mp4")) as name:  # missing
+    ...     name == os.fsdecode(b"/no/caf\\xe9.mp4")
+    True
+    """
+    path = os.fspath(path)
+    if _utf8_name(path) or not os.path.isdir("/proc/self/fd"):
+        yield path
+        return
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # missing or unreadable: the reader says which
+        yield path
+        return
+    try:
+        yield f"/proc/self/fd/{fd}"
+    finally:
+        os.close(fd)
+
+
 def open_capture(path):
     """``cv2.VideoCapture`` of ``path``, safe for any file name.
 
-    OpenCV crashes the process (SIGSEGV) on a name that is not valid UTF-8
-    (legal on Linux; Python holds it as a surrogate-escaped str). Such a file
-    is opened through ``/proc/self/fd``; where that does not exist, the
-    capture is left closed, so callers fall back to PyAV, which takes any name.
+    A name that is not UTF-8 is opened through :func:`utf8_name`; where that
+    cannot help, the capture is left closed, so callers fall back to PyAV,
+    which takes any name.
 
     Example
     -------
@@ -176,19 +207,9 @@ def open_capture(path):
     >>> capture.isOpened(), int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
     (True, 3)
     """
-    path = os.fspath(path)
-    if not _utf8_name(path):
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except OSError:
-            return cv2.VideoCapture()
-        try:  # FFmpeg opens the file anew through the link: fd can go
-            if os.path.exists(f"/proc/self/fd/{fd}"):
-                return cv2.VideoCapture(f"/proc/self/fd/{fd}")
-            return cv2.VideoCapture()
-        finally:
-            os.close(fd)
-    return cv2.VideoCapture(path)
+    # FFmpeg opens the file anew through the link: the fd may close after.
+    with utf8_name(path) as name:
+        return cv2.VideoCapture(name) if _utf8_name(name) else cv2.VideoCapture()
 
 
 def _decode_opencv(path, grayscale, limit):

@@ -375,21 +375,32 @@ def preprocess_videos(
         bar = _progress_bar(len(todo), progress)
         tuning = {"detect_every": detect_every, "fit_every": fit_every}
         spec = (detector, {k: v for k, v in tuning.items() if v is not None})
+        counts = {"done": 0}
+
+        def record(status, item, error):
+            if status == "done":
+                counts["done"] += 1
+            else:
+                row = (item["video"], error[0], error[1])
+                failures.append(row)
+                writer.writerow(row)
+                handle.flush()
+            bar.update(1)
+            bar.set_postfix(failed=len(failures), refresh=False)
+
+        late = []  # finished by workers while a Ctrl-C stopped the pool
+        results = _iterate(todo, options, spec, jobs, late)
         try:
-            for status, item, error in _iterate(todo, options, spec, jobs):
-                if status == "done":
-                    done += 1
-                else:
-                    row = (item["video"], error[0], error[1])
-                    failures.append(row)
-                    writer.writerow(row)
-                    handle.flush()
-                bar.update(1)
-                bar.set_postfix(failed=len(failures), refresh=False)
+            for result in results:
+                record(*result)
         except KeyboardInterrupt:
+            results.close()  # stops the pool if the signal came between files
+            for result in late:
+                record(*result)
             bar.close()
-            raise BatchInterrupted(done + skipped, len(items)) from None
+            raise BatchInterrupted(counts["done"] + skipped, len(items)) from None
         bar.close()
+        done = counts["done"]
     return {
         "total": len(items),
         "done": done,
@@ -436,7 +447,7 @@ def _progress_bar(total, enabled):
     return tqdm(total=total, unit="video", disable=not enabled, dynamic_ncols=True)
 
 
-def _iterate(todo, options, detector, jobs):
+def _iterate(todo, options, detector, jobs, late):
     if not todo:
         return
     if jobs <= 1 or len(todo) == 1:
@@ -462,21 +473,29 @@ def _iterate(todo, options, detector, jobs):
         initializer=_init_worker,
         initargs=(detector, 1),
     )
+    futures, seen = {}, set()
+
+    def result(future):
+        seen.add(future)
+        try:
+            return future.result()
+        except BrokenProcessPool:
+            # A worker died in a C library: its files and those queued behind
+            # it fail with a line each; the run still finishes.
+            reason = "a worker process died while this file was queued or read"
+            return "failed", futures[future], ("WorkerCrashed", reason)
+
     try:
-        futures = {
-            pool.submit(_run_item, item, target, options): item for item, target in todo
-        }
+        for item, target in todo:
+            futures[pool.submit(_run_item, item, target, options)] = item
         for future in as_completed(futures):
-            try:
-                yield future.result()
-            except BrokenProcessPool:
-                # A worker died in a C library: its files and those queued
-                # behind it fail with a line each; the run still finishes.
-                reason = "a worker process died while this file was queued or read"
-                yield "failed", futures[future], ("WorkerCrashed", reason)
+            yield result(future)
     finally:
-        # On Ctrl-C: drop the queued files; running ones finish (atomically).
+        # On Ctrl-C: drop the queued files; running ones finish (atomically)
+        # and are counted in ``late``.
         pool.shutdown(wait=True, cancel_futures=True)
+        unseen = [f for f in futures if f not in seen]
+        late.extend(result(f) for f in unseen if f.done() and not f.cancelled())
 
 
 def _positive(kind):
@@ -611,8 +630,8 @@ def main(argv=None):
     except BatchInterrupted as stop:
         print(f"v2s-preprocess: {stop}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except KeyboardInterrupt:  # before any file was started
-        print("v2s-preprocess: interrupted before any file was done", file=sys.stderr)
+    except KeyboardInterrupt:  # before the first file, or a second Ctrl-C
+        print("v2s-preprocess: interrupted (finished files are kept)", file=sys.stderr)
         return EXIT_INTERRUPTED
     except (ImportError, InputError, OSError) as err:
         print(f"v2s-preprocess: {printable(str(err))}", file=sys.stderr)
