@@ -3,8 +3,10 @@
 Inputs are folders (searched recursively for video files), list files (one video
 per line, optionally ``<TAB>`` and the matching audio file) or SpeechBrain JSON
 manifests (``{id: {"video": path, "wav": path, ...}}``). Each video becomes
-``<output_dir>/<relative path>.npz`` (same relative path, extension replaced),
-written atomically, so an interrupted job can simply be run again: files whose
+``<output_dir>/<relative path>.npz`` (same relative path, extension replaced;
+two inputs never share one: :func:`speechbrain_v2s.outputs.name_outputs`),
+written atomically, so an interrupted job (Ctrl-C: exit 130) can simply be
+run again: files whose
 ``.npz`` is complete and was made with the same crop options are skipped; the
 others are re-made (:mod:`~speechbrain_v2s.video.roi_cache`), and temporary
 files left by a killed run are removed (:mod:`~speechbrain_v2s.video.atomic`).
@@ -12,7 +14,9 @@ files left by a killed run are removed (:mod:`~speechbrain_v2s.video.atomic`).
 Failures (unreadable, empty, no face in too many frames, audio/video length
 mismatch) never stop the run: they go to ``<output_dir>/preprocess_report.csv``
 (``preprocess_report.shard-K-of-N.csv`` with ``--shard K/N``, so array jobs never
-write the same file) with the file, the error type and the reason.
+write the same file) with the file, the error type and the reason, and to
+stderr, one line each. Exit status: 0 all cached, 1 some failed, 2 nothing
+done or bad arguments (one line naming the file and the problem).
 
 Example
 -------
