@@ -21,4 +21,5 @@ VIDEO_EXTENSIONS = (
     ".webm",
     ".flv",
     ".wmv",
+    ".3gp",
 )

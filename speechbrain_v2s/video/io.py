@@ -18,6 +18,7 @@ Example
 
 import math
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -175,9 +176,71 @@ def _source_limit(limit, fps):
     return int(math.ceil(max_frames * max(1.0, fps / target_fps))) + 1
 
 
+def _utf8_name(path):
+    try:
+        os.fspath(path).encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+@contextmanager
+def utf8_name(path):
+    """A name of ``path`` that C libraries take, valid inside the ``with``.
+
+    OpenCV crashes the process (SIGSEGV) on a name that is not valid UTF-8
+    (legal on Linux; Python holds it as a surrogate-escaped str), and
+    libsndfile refuses it. Such a file is named ``/proc/self/fd/N`` while
+    this holds it open; other names, and systems without ``/proc``, get
+    ``path`` itself.
+
+    Example
+    -------
+    >>> with utf8_name(os.fsdecode(b"/no/caf\\xe9.mp4")) as name:  # missing
+    ...     name == os.fsdecode(b"/no/caf\\xe9.mp4")
+    True
+    """
+    path = os.fspath(path)
+    if _utf8_name(path) or not os.path.isdir("/proc/self/fd"):
+        yield path
+        return
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # missing or unreadable: the reader says which
+        yield path
+        return
+    try:
+        yield f"/proc/self/fd/{fd}"
+    finally:
+        os.close(fd)
+
+
+def open_capture(path):
+    """``cv2.VideoCapture`` of ``path``, safe for any file name.
+
+    A name that is not UTF-8 is opened through :func:`utf8_name`; where that
+    cannot help, the capture is left closed, so callers fall back to PyAV,
+    which takes any name.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> write_video(os.path.join(folder, "a.mp4"), np.zeros((3, 16, 16), np.uint8))
+    >>> odd = os.path.join(folder, os.fsdecode(b"caf\\xe9.mp4"))  # Latin-1 name
+    >>> os.rename(os.path.join(folder, "a.mp4"), odd)
+    >>> capture = open_capture(odd)
+    >>> capture.isOpened(), int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    (True, 3)
+    """
+    # FFmpeg opens the file anew through the link: the fd may close after.
+    with utf8_name(path) as name:
+        return cv2.VideoCapture(name) if _utf8_name(name) else cv2.VideoCapture()
+
+
 def _decode_opencv(path, grayscale, limit):
     """Return (frames list, fps) or None when OpenCV cannot open the file."""
-    cap = cv2.VideoCapture(str(path))
+    cap = open_capture(str(path))
     try:
         if not cap.isOpened():
             return None
@@ -368,6 +431,8 @@ def write_video(path, frames, fps=25.0):
             + ", ".join(str(r) for r in _MPEG1_RATES)
             + ")",
         )
+    if not _utf8_name(path):  # cv2.VideoWriter would crash the process
+        raise VideoWriteError(path, "OpenCV cannot write a name that is not UTF-8")
     height, width = frames.shape[1:3]
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
