@@ -406,7 +406,7 @@ class WhisperTranscriber(Transcriber):
             attention_mask=features.attention_mask.to(self.device),
             **self.generate_options,
         )
-        texts = self.processor.batch_decode(ids, skip_special_tokens=True)
+        texts = self.processor.batch_decode(ids.cpu(), skip_special_tokens=True)
         if self.grammar == "grid":
             return [snap_to_grid(t) for t in texts]
         return [whisper_words(t) for t in texts]
