@@ -33,6 +33,7 @@ import numpy as np
 from speechbrain_v2s.video.errors import UnreadableVideoError
 from speechbrain_v2s.video.io import (
     convert_frame,
+    open_capture,
     read_video,
     resampled_count,
     source_frame_index,
@@ -114,7 +115,7 @@ def iter_video_chunks(path, chunk=250, target_fps=25.0, grayscale=False):
     path = str(path)
     if chunk < 1:
         raise ValueError(f"chunk must be at least 1 frame, got {chunk}")
-    cap = cv2.VideoCapture(path)
+    cap = open_capture(path)  # any file name, UTF-8 or not
     try:
         first = cap.read() if cap.isOpened() else (False, None)
         if not first[0]:
