@@ -224,11 +224,18 @@ def test_synthesize_reads_names_that_are_not_utf8(model_dir, tmp_path):
 INTERRUPT_FRAMES = 50
 
 
+def _default_sigint():
+    # A test run started in the background (`make test &`, nohup, some CI
+    # runners) ignores SIGINT, and children inherit that: Python then installs
+    # no KeyboardInterrupt handler and the tool never sees the Ctrl-C.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _interrupt(command, out, ext, first_wait=600):
     """Start ``command``, SIGINT it once its first output exists."""
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env=subprocess_env(),
+        env=subprocess_env(), preexec_fn=_default_sigint,
     )  # fmt: skip
     deadline = time.time() + first_wait
     while not _files(out, ext) and time.time() < deadline:
