@@ -534,9 +534,12 @@ def make_transcriber(spec, savedir=None):
         synthetic corpus's judge shipped with the package,
         :data:`SYNTHETIC_JUDGE`), ``"synthetic:<folder>"`` (another export of
         ``recipes/Synthetic/ASR/train.py``; both load as an ``EncoderASR``),
-        ``"speechbrain:<source>"`` or just a ``from_hparams`` source (folder
-        or Hub id). ``None``, ``""`` or ``"none"`` give ``None`` (no ASR, no
-        WER).
+        ``"whisper:<source>"`` (Whisper through ``transformers``, free
+        decoding; folder or Hub id such as ``openai/whisper-small``),
+        ``"whisper:<source>:grid"`` (the same, snapped to GRID sentences; see
+        :mod:`speechbrain_v2s.judges_hf`), ``"speechbrain:<source>"`` or just
+        a ``from_hparams`` source (folder or Hub id). ``None``, ``""`` or
+        ``"none"`` give ``None`` (no ASR, no WER).
     savedir : str, optional
         Download folder for Hub models.
 
@@ -556,6 +559,10 @@ def make_transcriber(spec, savedir=None):
     Traceback (most recent call last):
     ...
     speechbrain_v2s.asr.TranscriberError: ASR model folder not found: /no/such/asr_model
+    >>> make_transcriber("whisper:/no/whisper:grid")
+    Traceback (most recent call last):
+    ...
+    speechbrain_v2s.asr.TranscriberError: Whisper model folder not found: /no/whisper
     """
     if spec is None or str(spec).strip().lower() in ("", "none"):
         return None
@@ -567,6 +574,19 @@ def make_transcriber(spec, savedir=None):
         return SpeechBrainTranscriber(
             option or SYNTHETIC_JUDGE, savedir=savedir, interface="encoder"
         )
+    if name.lower() == "whisper":
+        # Imported here: judges_hf builds on this module.
+        from speechbrain_v2s.judges_hf import WhisperTranscriber
+
+        source, _, grammar = option.rpartition(":")
+        if grammar.lower() not in ("grid", "free"):
+            source, grammar = option, ""
+        if not source:
+            raise TranscriberError(
+                "whisper needs a model: whisper:<folder or Hub id>[:grid]"
+            )
+        grammar = GRID_RULE if grammar.lower() == GRID_RULE else None
+        return WhisperTranscriber(source, grammar=grammar)
     if name.lower() == "speechbrain" and option:
         return SpeechBrainTranscriber(option, savedir=savedir)
     return SpeechBrainTranscriber(spec, savedir=savedir)

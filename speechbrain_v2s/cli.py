@@ -1,7 +1,8 @@
 """Command-line tools: ``v2s-synthesize``, ``v2s-export`` and ``v2s-upload``.
 
 Each prints one clear line per bad input and exits non-zero (2: usage or no
-usable input, 1: some items failed); a batch run never stops at a bad file.
+usable input, 1: some items failed); a batch run never stops at a bad file,
+ends with a line of counts, and on Ctrl-C exits 130 keeping what it made.
 
 Example
 -------
@@ -13,57 +14,126 @@ import argparse
 import logging
 import os
 import sys
+from contextlib import nullcontext
 
-EXIT_OK, EXIT_FAILED_ITEMS, EXIT_USAGE = 0, 1, 2
-VIDEO_SUFFIXES = (".mp4", ".mpg", ".mpeg", ".avi", ".mov", ".mkv", ".webm", ".npz")
+from speechbrain_v2s.outputs import (
+    EXIT_INTERRUPTED,
+    EXIT_NOTHING_DONE,
+    EXIT_OK,
+    batch_exit_code,
+    check_output_folder,
+    name_outputs,
+    printable,
+    summary_line,
+)
+from speechbrain_v2s.video.io import VIDEO_EXTENSIONS, utf8_name
+
+EXIT_USAGE = EXIT_NOTHING_DONE
+# Videos, and the mouth-ROI caches v2s-preprocess writes; any case.
+INPUT_EXTENSIONS = VIDEO_EXTENSIONS + (".npz",)
+LIST_EXTENSIONS = (".txt", ".lst")
 
 
 def _error(message):
-    print(f"error: {message}", file=sys.stderr)
+    print(f"error: {printable(message)}", file=sys.stderr)
 
 
 def expand_inputs(inputs):
-    """Video files from files, folders (recursive) and ``.txt``/``.lst`` lists.
+    """``(input, name relative to where it was found)`` for files, folders
+    (recursive) and ``.txt``/``.lst`` lists; each input once.
 
     Example
     -------
     >>> import os, tempfile
     >>> d = tempfile.mkdtemp()
-    >>> for name in ("a.mp4", "b.txt"):
+    >>> os.mkdir(os.path.join(d, "s1"))
+    >>> for name in ("s1/a.MP4", "b.txt", "c.m4v"):
     ...     open(os.path.join(d, name), "w").close()
-    >>> [os.path.basename(p) for p in expand_inputs([d])]
-    ['a.mp4']
+    >>> [rel for _, rel in expand_inputs([d])]
+    ['c.m4v', 's1/a.MP4']
     """
-    out = []
-    for item in inputs:
+    out, seen = [], set()
+
+    def add(path, rel):
+        if os.path.abspath(path) not in seen:
+            seen.add(os.path.abspath(path))
+            out.append((path, rel))
+
+    for item in map(os.fspath, inputs):
         if os.path.isdir(item):
             for folder, dirs, files in os.walk(item):
                 dirs.sort()
-                out += [
-                    os.path.join(folder, f)
-                    for f in sorted(files)
-                    if f.lower().endswith(VIDEO_SUFFIXES)
-                ]
-        elif item.lower().endswith((".txt", ".lst")) and os.path.isfile(item):
-            with open(item, encoding="utf-8") as handle:
-                out += [line.strip() for line in handle if line.strip()]
+                for name in sorted(files):
+                    if os.path.splitext(name)[1].lower() in INPUT_EXTENSIONS:
+                        path = os.path.join(folder, name)
+                        add(path, os.path.relpath(path, item))
+        elif item.lower().endswith(LIST_EXTENSIONS) and os.path.isfile(item):
+            with open(item, encoding="utf-8", errors="surrogateescape") as handle:
+                for line in handle:
+                    if line.strip():
+                        add(line.strip(), os.path.basename(line.strip()))
         else:
-            out.append(item)
+            add(item, os.path.basename(item))
     return out
 
 
-def _output_path(video, args, batch):
-    if not batch and args.output:
-        return args.output
-    stem = os.path.splitext(os.path.basename(video))[0] + ".wav"
-    folder = args.output if batch and args.output else os.path.dirname(video)
-    return os.path.join(folder or ".", stem)
+def _plan_outputs(entries, args):
+    """Output wav of each input: ``-o`` itself (one video named on the command
+    line), names under the ``-o`` folder, or beside each input."""
+    single = len(args.inputs) == 1 and len(entries) == 1
+    single = single and not os.path.isdir(args.inputs[0])
+    single = single and not args.inputs[0].lower().endswith(LIST_EXTENSIONS)
+    if args.output and single and not _is_folder_name(args.output):
+        return [args.output]
+    if args.output:
+        check_output_folder(args.output)
+        names = name_outputs(entries, ".wav")
+        return [os.path.join(args.output, name) for name in names]
+    by_folder = {}  # beside the inputs: only names in one folder can collide
+    for index, (path, _) in enumerate(entries):
+        by_folder.setdefault(os.path.dirname(path), []).append(index)
+    outputs = [None] * len(entries)
+    for folder, members in by_folder.items():
+        names = name_outputs(
+            [(entries[i][0], os.path.basename(entries[i][0])) for i in members], ".wav"
+        )
+        for index, name in zip(members, names):
+            outputs[index] = os.path.join(folder, name)
+    return outputs
+
+
+def _is_folder_name(path):
+    return os.path.isdir(path) or path.endswith((os.sep, "/"))
+
+
+def _write_wav(path, wav, sample_rate):
+    """16-bit PCM wav, written atomically (an interrupted write leaves no part)
+    through an open file, so any file name works (libsndfile refuses names that
+    are not UTF-8)."""
+    import soundfile
+
+    from speechbrain_v2s.video.atomic import temp_path
+
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    samples = wav.detach().float().cpu().reshape(-1).clamp(-1, 1).numpy()
+    tmp = temp_path(path)
+    try:
+        with open(tmp, "wb") as handle:
+            soundfile.write(handle, samples, sample_rate, "PCM_16", format="WAV")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
 
 
 def synthesize_main(argv=None):
     """``v2s-synthesize VIDEO... [-o OUT] [--model SOURCE] [--mux OUT.mp4]``.
 
-    Returns the exit code; inputs are checked before the model is loaded.
+    Returns the exit code (0 all done, 1 some failed, 2 nothing done or a
+    usage error, 130 interrupted); inputs and outputs are checked before the
+    model is loaded. Outputs that exist are skipped unless ``--overwrite``.
 
     Example
     -------
@@ -88,7 +158,10 @@ def synthesize_main(argv=None):
     )
     parser.add_argument("inputs", nargs="+", help="videos, folders or list files")
     parser.add_argument(
-        "-o", "--output", help="output wav (one input) or folder (several)"
+        "-o",
+        "--output",
+        help="output wav (one video) or folder (several, or a folder or list "
+        "given; the inputs' relative paths are kept)",
     )
     parser.add_argument(
         "--model", required=True, help="model folder or Hugging Face Hub id"
@@ -98,6 +171,9 @@ def synthesize_main(argv=None):
     parser.add_argument("--reference-audio", help="a clip of the target voice")
     parser.add_argument(
         "--already-cropped", action="store_true", help="inputs are mouth crops"
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="redo outputs that exist already"
     )
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ...")
     args = parser.parse_args(argv)
@@ -111,52 +187,88 @@ def synthesize_main(argv=None):
 
 
 def _synthesize(args):
-    videos = expand_inputs(args.inputs)
-    if not videos:
+    entries = expand_inputs(args.inputs)
+    if not entries:
         _error("no input videos found")
         return EXIT_USAGE
-    batch = len(videos) > 1
-    if batch and args.mux:
+    if len(entries) > 1 and args.mux:
         _error("--mux takes a single input video")
         return EXIT_USAGE
     try:
+        outputs = _plan_outputs(entries, args)
+    except OSError as err:
+        _error(str(err))
+        return EXIT_USAGE
+    todo = [
+        (video, out)
+        for (video, _), out in zip(entries, outputs)
+        if args.overwrite
+        or not (os.path.exists(out) and (not args.mux or os.path.exists(args.mux)))
+    ]
+    skipped = len(entries) - len(todo)
+    done = failed = 0
+    try:
+        if todo:
+            model = _load_model(args)
+            if model is None:
+                return EXIT_USAGE
+        for video, out in todo:
+            if _synthesize_one(model, video, out, args):
+                done += 1
+            else:
+                failed += 1
+    except KeyboardInterrupt:
+        print(
+            f"v2s-synthesize: interrupted: {done + skipped} of {len(entries)} done, "
+            "kept (run again to finish)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    print(summary_line("v2s-synthesize", done, skipped, failed), file=sys.stderr)
+    return batch_exit_code(done, skipped, failed)
+
+
+def _load_model(args):
+    try:
         from speechbrain_v2s.inference import VideoToSpeech
 
-        model = VideoToSpeech.from_hparams(
+        return VideoToSpeech.from_hparams(
             source=args.model,
             savedir=args.savedir,
             run_opts={"device": args.device},
         )
     except Exception as err:  # any loading problem is one line for the user
         _error(f"cannot load model {args.model!r}: {err}")
-        return EXIT_USAGE
+        return None
 
+
+def _synthesize_one(model, video, out, args):
+    """Synthesize one video into ``out``; False (after one line) on failure."""
     from speechbrain_v2s.audio.features import SAMPLE_RATE
-    from speechbrain_v2s.audio.io import write_audio
 
-    failed = 0
-    for video in videos:
-        try:
+    name = video
+    try:
+        # A name that is not UTF-8 would crash OpenCV in the readers; a cached
+        # .npz is read by numpy, and keeps the extension that selects it.
+        npz = video.lower().endswith(".npz")
+        with utf8_name(video) if not npz else nullcontext(video) as name:
             wav = model.synthesize_file(
-                video,
+                name,
                 reference_audio=args.reference_audio,
                 already_cropped=args.already_cropped,
             )
-            out = _output_path(video, args, batch)
-            os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-            write_audio(out, wav, SAMPLE_RATE)
-            if args.mux:
-                from speechbrain_v2s.video.io import mux_audio
+        _write_wav(out, wav, SAMPLE_RATE)
+        if args.mux:
+            from speechbrain_v2s.video.io import mux_audio
 
-                mux_audio(video, wav.numpy(), SAMPLE_RATE, args.mux)
-            print(out)
-        except Exception as err:  # report and go on with the next video
-            message = str(err)
-            _error(message if str(video) in message else f"{video}: {message}")
-            failed += 1
-    if failed == len(videos):
-        return EXIT_USAGE if not batch else EXIT_FAILED_ITEMS
-    return EXIT_FAILED_ITEMS if failed else EXIT_OK
+            mux_audio(video, wav.numpy(), SAMPLE_RATE, args.mux)
+    except Exception as err:  # report and go on with the next video
+        message = " ".join(str(err).split())
+        message = message.replace(name, video) if name != video else message
+        _error(message if str(video) in message else f"{video}: {message}")
+        return False
+    print(printable(out))
+    return True
 
 
 def export_main(argv=None):
@@ -255,7 +367,16 @@ def upload_main(argv=None):
 
 def _entry(main):
     def run():
-        sys.exit(main())
+        code = main()
+        if code == EXIT_INTERRUPTED:
+            # Outputs are complete (renamed into place) and reported. The
+            # interpreter's normal teardown can abort here (C++ threads of
+            # torch/OpenCV still up when static destructors run: "terminate
+            # called without an active exception"), turning 130 into 134.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+        sys.exit(code)
 
     return run
 

@@ -329,9 +329,7 @@ def _write_decoder(out_dir, model):
     """``a2a_decoder.safetensors``: the A2A model with its config (what
     ``load_pretrained_a2a`` checks), for V2A recipes' ``pretrained_a2a``."""
     metadata = {"config": json.dumps(model.config())}
-    write_weights(
-        model.state_dict(), os.path.join(out_dir, DECODER_FILENAME), metadata
-    )
+    write_weights(model.state_dict(), os.path.join(out_dir, DECODER_FILENAME), metadata)
 
 
 def _checkpoint_dir(save_folder, checkpoint):

@@ -21,8 +21,10 @@ Example
 """
 
 import json
+import math
 import os
-import re
+
+from speechbrain_v2s.training.logs import read_train_log
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 #: Where templates are looked for, in order: the installed package's copy,
@@ -38,31 +40,24 @@ METRIC_NAMES = {
     "wer": "WER ↓",
     "mel_l1": "mel L1 ↓",
 }
-_STAT = re.compile(r"(train|valid|test) ([\w ]+?): ([-\d.e+]+)")
 
 
 def last_logged_metrics(train_log, stage="test"):
-    """Metrics of the last ``stage`` line of a SpeechBrain train log.
+    """Metrics of the last ``stage`` line of a SpeechBrain train log (``{}`` when
+    the log or such a line is missing); a ``nan`` is read as a float.
 
     Example
     -------
     >>> import os, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "log.txt")
-    >>> _ = open(path, "w").write("epoch: 1 - valid loss: 2.0, valid stoi: 0.5\\n")
+    >>> _ = open(path, "w").write("epoch: 1 - valid loss: nan, valid stoi: 0.5\\n")
     >>> last_logged_metrics(path, "valid")
-    {'loss': 2.0, 'stoi': 0.5}
+    {'loss': nan, 'stoi': 0.5}
     """
-    found = {}
     if not os.path.isfile(train_log):
-        return found
-    with open(train_log, encoding="utf-8") as handle:
-        for line in handle:
-            stats = {
-                k.strip(): float(v) for s, k, v in _STAT.findall(line) if s == stage
-            }
-            if stats:
-                found = stats
-    return found
+        return {}
+    logged = [row[stage] for row in read_train_log(train_log) if row[stage]]
+    return logged[-1] if logged else {}
 
 
 def _count(manifest):
@@ -291,10 +286,12 @@ def metrics_yaml(metrics):
         - type: stoi
           value: 0.61
           name: STOI
+    >>> metrics_yaml({"stoi": float("nan")})  # Hub metadata takes numbers only
+    '    []'
     """
     lines = []
     for key in METRIC_NAMES:
-        if key in metrics:
+        if key in metrics and math.isfinite(float(metrics[key])):
             lines += [
                 f"    - type: {key}",
                 f"      value: {round(float(metrics[key]), 4)}",

@@ -186,6 +186,9 @@ def prefetch_blocks(blocks, depth=2):
             yield block
     finally:
         stop.set()  # the consumer stopped early: let the producer end
+        # and wait for it: a daemon thread still inside OpenCV when the
+        # interpreter exits (Ctrl-C) aborts the process.
+        worker.join()
 
 
 class _SynthesisMixin:
@@ -427,7 +430,7 @@ class VideoToSpeech(_SynthesisMixin, Pretrained):
         """
         chunk, _ = self._chunking()
         path = str(path)
-        if path.endswith(".npz"):
+        if path.lower().endswith(".npz"):
             from speechbrain_v2s.video.mouth_roi import load_roi
 
             frames = load_roi(path)[0]

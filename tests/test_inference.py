@@ -211,9 +211,9 @@ def test_cli_on_a_moving_real_face(model_dir, tmp_path):
 def test_cli_bad_inputs(model_dir, tmp_path):
     missing = _cli(tmp_path / "nope.mp4", "--model", model_dir, cwd=tmp_path)
     assert missing.returncode == 2
-    assert (
-        "nope.mp4" in missing.stderr and len(missing.stderr.strip().splitlines()) == 1
-    )
+    error, summary = missing.stderr.strip().splitlines()  # one line, then counts
+    assert error.startswith("error:") and "nope.mp4" in error
+    assert summary == "v2s-synthesize: done 0, skipped 0 existing, failed 1 of 1"
     noise = tmp_path / "noise.mp4"
     from speechbrain_v2s.video.io import write_video
 
@@ -229,8 +229,9 @@ def test_cli_bad_inputs(model_dir, tmp_path):
         tmp_path / "o",
         cwd=tmp_path,
     )
-    assert batch.returncode == 1  # both failed, each reported, batch finished
+    assert batch.returncode == 2  # both failed (nothing done), each reported
     assert batch.stderr.count("error:") == 2
+    assert "done 0, skipped 0 existing, failed 2 of 2" in batch.stderr
 
 
 def test_cli_in_process_leaves_logging_as_it_was(tmp_path):

@@ -487,3 +487,18 @@ def test_import_like_train_py_and_doctests(name):
     module = import_like_train_py(SCRIPTS[name])
     stem = os.path.basename(SCRIPTS[name])[: -len("_prepare.py")]
     assert callable(getattr(module, "prepare_" + stem))
+
+
+def test_preparation_finds_the_videos_preprocessing_reads(tmp_path):
+    """One list of containers: data preparation and v2s-preprocess look for the
+    same files (they had 7 and 10 extensions)."""
+    from speechbrain_v2s.video.preprocess import collect_inputs
+
+    for name in ("a.mp4", "b.m4v", "c.FLV", "d.wmv", "e.wav", "f.txt"):
+        (tmp_path / name).write_bytes(b"")
+    found = manifests.find_files(str(tmp_path), manifests.VIDEO_EXTENSIONS)
+    names = [os.path.basename(path) for path in found]
+    assert names == ["a.mp4", "b.m4v", "c.FLV", "d.wmv"]
+    assert [item["rel"] for item in collect_inputs(tmp_path)] == [
+        os.path.splitext(name)[0] + ".npz" for name in names
+    ]

@@ -53,6 +53,21 @@ def test_resample_counts():
     assert len(resample_indices(10, 12.5, 25.0)) == 20
 
 
+@pytest.mark.parametrize(
+    "source_fps", [30.0, 29.97, 25.0, 24.0, 50.0, 59.94, 12.5, 15.0, 7.0]
+)
+def test_streamed_resampling_picks_the_frames_of_resample_indices(source_fps):
+    """The chunked reader releases frames one at a time, with no frame count
+    known in advance, yet picks what resample_indices picks for the whole video."""
+    from speechbrain_v2s.video.stream import _Resampler
+
+    for num in (1, 2, 3, 7, 30, 61, 250):
+        resampler = _Resampler(source_fps, 25.0)
+        picked = [out for index in range(num) for out in resampler.push(index)]
+        picked += resampler.finish()
+        assert picked == resample_indices(num, source_fps, 25.0).tolist(), num
+
+
 def test_keep_rate_rgb_and_max_frames(tmp_path):
     path = tmp_path / "c.avi"
     frames = np.zeros((10, 24, 40, 3), np.uint8)

@@ -176,12 +176,15 @@ def test_cli_exit_code_and_summary(tmp_path, capsys):
     listing.write_text(f"{src / 'a.mp4'}\n# comment\n{src / 'b.mp4'}\n")
     out = tmp_path / "out"
     code = main([str(listing), "-o", str(out), "--already-cropped", "--no-progress"])
-    assert code == 0
-    line = capsys.readouterr().out.strip().splitlines()[-1]
-    assert "done 1, skipped 0, failed 1" in line
-    assert main([str(listing), "-o", str(out), "--already-cropped", "--strict",
+    assert code == 1  # some failed
+    captured = capsys.readouterr()
+    assert "done 1, skipped 0, failed 1" in captured.out.strip().splitlines()[-1]
+    assert f"{src / 'b.mp4'}: cannot decode" in captured.err
+    assert main([str(listing), "-o", str(out), "--already-cropped",
                  "--no-progress", "--jobs", "2"]) == 1  # fmt: skip
     assert "done 0, skipped 1, failed 1" in capsys.readouterr().out
+    (out / "a.npz").unlink()  # every file failing: nothing done
+    assert main([str(src / "b.mp4"), "-o", str(out), "--already-cropped"]) == 2
     assert main([str(src), "-o", str(out), "--detector", "mediapipe"]) == 2
     assert "unknown backend" in capsys.readouterr().err
     with pytest.raises(SystemExit):

@@ -15,9 +15,11 @@ import torch
 from speechbrain.dataio import audio_io
 
 from speechbrain_v2s.audio.features import SAMPLE_RATE, resample
+from speechbrain_v2s.errors import FileError
 
 
-class AudioReadError(RuntimeError):
+# Still a RuntimeError, as it was before it shared FileError's shape.
+class AudioReadError(FileError, RuntimeError):
     """An audio file that cannot be used, with the file and the reason.
 
     Example
@@ -25,11 +27,6 @@ class AudioReadError(RuntimeError):
     >>> str(AudioReadError("x.wav", "empty file"))
     'x.wav: empty file'
     """
-
-    def __init__(self, path, reason):
-        self.path = str(path)
-        self.reason = reason
-        super().__init__(f"{path}: {reason}")
 
 
 def load_audio(path, sample_rate=SAMPLE_RATE):

@@ -26,7 +26,11 @@ utterances (1000 resamples, fixed seed) for the corpus-level WER.
 For the built-in synthetic corpus, ``--asr synthetic`` uses the GRID-word
 recogniser shipped with the package (trained on that corpus's own voices by
 ``recipes/Synthetic/ASR``; ``synthetic:<folder>`` loads another export), and
-``--speaker-model <ECAPA folder>`` adds the speaker-similarity column.
+``--speaker-model <ECAPA folder>`` adds the speaker-similarity column. The
+community's standard judges come through ``transformers``
+(:mod:`speechbrain_v2s.judges_hf`): ``--asr whisper:openai/whisper-small``
+(``...:grid`` snaps to GRID sentences) and ``--speaker-model
+wavlm:microsoft/wavlm-base-plus-sv``, Hub ids or ``save_pretrained`` folders.
 
 The package, one concern a module (everything below is importable from
 ``speechbrain_v2s.evaluation`` itself):

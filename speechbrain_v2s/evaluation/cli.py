@@ -67,15 +67,19 @@ def _parser():
         "--asr",
         help="ASR for WER: pocketsphinx, pocketsphinx:grid (real GRID speech), "
         "synthetic (the synthetic corpus's judge shipped with the package), "
-        "synthetic:<folder> (another export of recipes/Synthetic/ASR), or a "
+        "synthetic:<folder> (another export of recipes/Synthetic/ASR), "
+        "whisper:<folder or Hub id> (transformers Whisper, e.g. "
+        "openai/whisper-small; add :grid to snap to GRID sentences), or a "
         "SpeechBrain from_hparams source (default: no WER)",
     )
     p.add_argument(
         "--speaker-model",
         metavar="SOURCE",
-        help="speaker-embedding model (SpeechBrain EncoderClassifier from_hparams "
-        "source, e.g. an ECAPA-TDNN folder): adds the cosine similarity of "
-        "reference and generated speaker embeddings (default: none)",
+        help="speaker-embedding model: a SpeechBrain EncoderClassifier "
+        "from_hparams source (e.g. an ECAPA-TDNN folder) or wavlm:<folder or Hub "
+        "id> (transformers WavLMForXVector, e.g. microsoft/wavlm-base-plus-sv): "
+        "adds the cosine similarity of reference and generated speaker "
+        "embeddings (default: none)",
     )
     p.add_argument(
         "--transcripts", help="JSON manifest with reference texts (text/wrd field)"

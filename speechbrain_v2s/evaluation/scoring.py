@@ -208,11 +208,15 @@ def _speaker_similarity_here(rows, speaker_model, progress):
 
 
 def make_speaker_model(source, savedir=None):
-    """The speaker embedder of ``--speaker-model``: a ``from_hparams`` source.
+    """The speaker embedder of ``--speaker-model``.
 
-    Any SpeechBrain ``EncoderClassifier`` model (e.g. an ECAPA-TDNN folder or
-    Hub id) through :class:`speechbrain_v2s.nnet.speaker.SpeakerEmbedder`,
-    which resamples the 24 kHz audio to the model's 16 kHz.
+    ``wavlm:<folder or Hub id>`` is a ``transformers`` ``WavLMForXVector``
+    (e.g. ``microsoft/wavlm-base-plus-sv``) through
+    :class:`speechbrain_v2s.judges_hf.WavLMSpeakerEmbedder`; anything else
+    is any SpeechBrain ``EncoderClassifier`` ``from_hparams`` source (e.g. an
+    ECAPA-TDNN folder or Hub id) through
+    :class:`speechbrain_v2s.nnet.speaker.SpeakerEmbedder`. Both resample the
+    24 kHz audio to the model's 16 kHz.
 
     Raises
     ------
@@ -225,10 +229,17 @@ def make_speaker_model(source, savedir=None):
     Traceback (most recent call last):
     ...
     speechbrain_v2s.evaluation.EvaluationError: speaker model folder not found: /no/spk
+    >>> make_speaker_model("wavlm:/no/wl")
+    Traceback (most recent call last):
+    ...
+    speechbrain_v2s.evaluation.EvaluationError: speaker model folder not found: /no/wl
     """
     from speechbrain_v2s.nnet.speaker import SpeakerEmbedder
 
     source = str(source)
+    name, _, option = source.partition(":")
+    if name.lower() == "wavlm":
+        return _wavlm_speaker_model(option)
     local = os.path.isabs(source) or source.startswith((".", "~"))
     if (local or source.count("/") > 1) and not os.path.isdir(source):
         raise EvaluationError(f"speaker model folder not found: {source}")
@@ -242,6 +253,17 @@ def make_speaker_model(source, savedir=None):
         raise EvaluationError(
             f"cannot load speaker model {source!r}: {type(err).__name__}: {err}"
         ) from err
+
+
+def _wavlm_speaker_model(source):
+    from speechbrain_v2s.judges_hf import HFModelError, WavLMSpeakerEmbedder
+
+    if not source:
+        raise EvaluationError("wavlm needs a model: wavlm:<folder or Hub id>")
+    try:
+        return WavLMSpeakerEmbedder(source)
+    except HFModelError as err:
+        raise EvaluationError(str(err)) from err
 
 
 def _transcribe_here(rows, asr, progress):

@@ -9,12 +9,21 @@ import os
 import numpy as np
 import soundfile
 
+from speechbrain_v2s.audio import AUDIO_EXTENSIONS  # noqa: F401  (re-exported)
 from speechbrain_v2s.prepare.reports import BadFileError
+from speechbrain_v2s.video import VIDEO_EXTENSIONS  # noqa: F401  (re-exported)
 
-AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg")
-VIDEO_EXTENSIONS = (".mp4", ".mpg", ".mpeg", ".avi", ".mov", ".mkv", ".webm")
 # Containers whose header frame count is an estimate: frames are counted.
-_INEXACT_FRAME_COUNT = (".mpg", ".mpeg", ".vob", ".ts", ".webm", ".mkv")
+_INEXACT_FRAME_COUNT = (
+    ".mpg",
+    ".mpeg",
+    ".vob",
+    ".ts",
+    ".webm",
+    ".mkv",
+    ".flv",
+    ".wmv",
+)
 # Formats libsndfile is the reference reader for: no fallback decoder.
 _SNDFILE_NATIVE = (".wav", ".flac")
 

@@ -7,13 +7,14 @@ import csv
 import io
 import os
 
+from speechbrain_v2s.errors import FileError
 from speechbrain_v2s.prepare.files import write_text_atomic
 
 REPORT_NAME = "prepare_report.csv"
 REPORT_FIELDS = ("file", "reason", "action")
 
 
-class BadFileError(Exception):
+class BadFileError(FileError):
     """A file that cannot go into a manifest, with the file and the reason.
 
     Arguments
@@ -28,11 +29,6 @@ class BadFileError(Exception):
     >>> str(BadFileError("x.wav", "empty file (0 bytes)"))
     'x.wav: empty file (0 bytes)'
     """
-
-    def __init__(self, path, reason):
-        self.path = str(path)
-        self.reason = reason
-        super().__init__(f"{path}: {reason}")
 
 
 class PrepareReport:

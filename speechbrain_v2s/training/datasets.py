@@ -26,13 +26,12 @@ from speechbrain_v2s.data.roi_pipeline import (
     av_pipeline,
     roi_statistics,
 )
-
-SPLITS = ("train", "valid", "test")
+from speechbrain_v2s.prepare.splits import SPLITS
 
 logger = logging.getLogger(__name__)
 
 
-def audio_datasets(hparams, splits=("train", "valid", "test")):
+def audio_datasets(hparams, splits=SPLITS):
     """DynamicItemDatasets with ``sig`` for each manifest ``<split>_json`` in hparams.
 
     Training items are random crops of ``crop_frames`` video frames; others are

@@ -1,7 +1,8 @@
 """Typed errors for videos that cannot be used, each naming the file and the problem.
 
-Every error is a :class:`VideoError` with ``.path`` and ``.reason``; ``str(err)``
-is one line ``"<path>: <reason>"`` so batch jobs can write it straight to a report.
+Every error is a :class:`VideoError`, a :class:`~speechbrain_v2s.errors.FileError`
+with ``.path`` and ``.reason``; ``str(err)`` is one line ``"<path>: <reason>"`` so
+batch jobs can write it straight to a report.
 
 Example
 -------
@@ -12,8 +13,10 @@ Example
 s1/bbaf2n.mpg: no face in 80% of frames (max 50%)
 """
 
+from speechbrain_v2s.errors import FileError
 
-class VideoError(Exception):
+
+class VideoError(FileError):
     """Base class: a video that cannot be used, with its path and the reason.
 
     Arguments
@@ -21,23 +24,13 @@ class VideoError(Exception):
     path : str or os.PathLike
         The file concerned.
     reason : str
-        What is wrong, in a few words (no newline).
+        What is wrong, in a few words (folded onto one line).
 
     Example
     -------
     >>> str(VideoError("a.mp4", "bad"))
     'a.mp4: bad'
     """
-
-    def __init__(self, path, reason):
-        self.path = str(path)
-        self.reason = " ".join(str(reason).split())  # keep the message on one line
-        super().__init__(f"{self.path}: {self.reason}")
-
-    def __reduce__(self):
-        # Exceptions with extra __init__ arguments do not pickle by default; worker
-        # processes send these back to the parent.
-        return (type(self), (self.path, self.reason))
 
 
 class UnreadableVideoError(VideoError):

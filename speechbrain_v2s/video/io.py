@@ -18,31 +18,20 @@ Example
 
 import math
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 
 import cv2
 import numpy as np
 
+from speechbrain_v2s.video import VIDEO_EXTENSIONS  # noqa: F401  (re-exported)
 from speechbrain_v2s.video.atomic import remove_stale_temps, temp_path
 from speechbrain_v2s.video.errors import (
     EmptyVideoError,
     NoAudioStreamError,
     UnreadableVideoError,
     VideoWriteError,
-)
-
-VIDEO_EXTENSIONS = (
-    ".mp4",
-    ".m4v",
-    ".mpg",
-    ".mpeg",
-    ".avi",
-    ".mov",
-    ".mkv",
-    ".webm",
-    ".flv",
-    ".wmv",
 )
 
 # MPEG-1 only allows these frame rates (the codec refuses others).
@@ -91,12 +80,43 @@ class VideoClip:
         return int(self.frames.shape[0])
 
 
+def resampled_count(num_frames, source_fps, target_fps):
+    """Frames at ``target_fps`` that cover ``num_frames`` frames at ``source_fps``
+    (the same duration, rounded half up; at least one).
+
+    Example
+    -------
+    >>> resampled_count(30, 30.0, 25.0), resampled_count(1, 50.0, 25.0)
+    (25, 1)
+    """
+    return max(1, int(math.floor(num_frames * target_fps / source_fps + 0.5)))
+
+
+def source_frame_index(j, source_fps, target_fps):
+    """The source frame nearest in time to output frame ``j`` (an int or an
+    array of them), before clipping to the frames that exist.
+
+    Output frame ``j`` (at ``j / target_fps`` s) takes source frame
+    ``round(j * source_fps / target_fps)``; ties go to the earlier frame (the
+    one on screen at that time), where numpy's round-half-to-even would
+    alternate.
+
+    Example
+    -------
+    >>> source_frame_index(1, 50.0, 25.0), source_frame_index(1, 12.5, 25.0)
+    (2, 0)
+    >>> source_frame_index(np.arange(3), 30.0, 25.0).tolist()
+    [0, 1, 2]
+    """
+    index = np.ceil(np.asarray(j) * (source_fps / target_fps) - 0.5).astype(np.int64)
+    return int(index) if index.ndim == 0 else index
+
+
 def resample_indices(num_frames, source_fps, target_fps):
     """Indices of the source frames nearest in time to each target frame.
 
-    Output frame ``j`` (at ``j / target_fps`` s) takes source frame
-    ``round(j * source_fps / target_fps)``; the output covers the same duration,
-    ``round(num_frames * target_fps / source_fps)`` frames.
+    Output frame ``j`` takes :func:`source_frame_index` ``(j)``; the output
+    covers the same duration, :func:`resampled_count` frames.
 
     Arguments
     ---------
@@ -123,19 +143,27 @@ def resample_indices(num_frames, source_fps, target_fps):
     """
     if num_frames <= 0:
         return np.zeros(0, dtype=np.int64)
-    count = max(1, int(math.floor(num_frames * target_fps / source_fps + 0.5)))
-    # Ties go to the earlier frame (the one on screen at that time); numpy's
-    # round-half-to-even would alternate.
-    idx = np.ceil(np.arange(count) * (source_fps / target_fps) - 0.5)
-    return np.clip(idx.astype(np.int64), 0, num_frames - 1)
+    count = resampled_count(num_frames, source_fps, target_fps)
+    idx = source_frame_index(np.arange(count), source_fps, target_fps)
+    return np.clip(idx, 0, num_frames - 1)
 
 
-def _convert(frame_bgr, grayscale):
+def convert_frame(frame_bgr, grayscale):
+    """An OpenCV frame (BGR, or already one channel) as luminance or RGB.
+
+    Example
+    -------
+    >>> bgr = np.zeros((2, 2, 3), np.uint8)
+    >>> bgr[..., 0] = 255  # blue
+    >>> convert_frame(bgr, grayscale=False)[0, 0].tolist()
+    [0, 0, 255]
+    >>> convert_frame(bgr, grayscale=True).shape
+    (2, 2)
+    """
     if frame_bgr.ndim == 2:
         return frame_bgr if grayscale else cv2.cvtColor(frame_bgr, cv2.COLOR_GRAY2RGB)
-    if grayscale:
-        return cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY)
-    return cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB)
+    code = cv2.COLOR_BGR2GRAY if grayscale else cv2.COLOR_BGR2RGB
+    return cv2.cvtColor(frame_bgr, code)
 
 
 def _source_limit(limit, fps):
@@ -148,9 +176,71 @@ def _source_limit(limit, fps):
     return int(math.ceil(max_frames * max(1.0, fps / target_fps))) + 1
 
 
+def _utf8_name(path):
+    try:
+        os.fspath(path).encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+@contextmanager
+def utf8_name(path):
+    """A name of ``path`` that C libraries take, valid inside the ``with``.
+
+    OpenCV crashes the process (SIGSEGV) on a name that is not valid UTF-8
+    (legal on Linux; Python holds it as a surrogate-escaped str), and
+    libsndfile refuses it. Such a file is named ``/proc/self/fd/N`` while
+    this holds it open; other names, and systems without ``/proc``, get
+    ``path`` itself.
+
+    Example
+    -------
+    >>> with utf8_name(os.fsdecode(b"/no/caf\\xe9.mp4")) as name:  # missing
+    ...     name == os.fsdecode(b"/no/caf\\xe9.mp4")
+    True
+    """
+    path = os.fspath(path)
+    if _utf8_name(path) or not os.path.isdir("/proc/self/fd"):
+        yield path
+        return
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # missing or unreadable: the reader says which
+        yield path
+        return
+    try:
+        yield f"/proc/self/fd/{fd}"
+    finally:
+        os.close(fd)
+
+
+def open_capture(path):
+    """``cv2.VideoCapture`` of ``path``, safe for any file name.
+
+    A name that is not UTF-8 is opened through :func:`utf8_name`; where that
+    cannot help, the capture is left closed, so callers fall back to PyAV,
+    which takes any name.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> write_video(os.path.join(folder, "a.mp4"), np.zeros((3, 16, 16), np.uint8))
+    >>> odd = os.path.join(folder, os.fsdecode(b"caf\\xe9.mp4"))  # Latin-1 name
+    >>> os.rename(os.path.join(folder, "a.mp4"), odd)
+    >>> capture = open_capture(odd)
+    >>> capture.isOpened(), int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    (True, 3)
+    """
+    # FFmpeg opens the file anew through the link: the fd may close after.
+    with utf8_name(path) as name:
+        return cv2.VideoCapture(name) if _utf8_name(name) else cv2.VideoCapture()
+
+
 def _decode_opencv(path, grayscale, limit):
     """Return (frames list, fps) or None when OpenCV cannot open the file."""
-    cap = cv2.VideoCapture(str(path))
+    cap = open_capture(str(path))
     try:
         if not cap.isOpened():
             return None
@@ -161,7 +251,7 @@ def _decode_opencv(path, grayscale, limit):
             ok, frame = cap.read()
             if not ok:
                 break
-            frames.append(_convert(frame, grayscale))
+            frames.append(convert_frame(frame, grayscale))
         return frames, fps
     finally:
         cap.release()
@@ -341,6 +431,8 @@ def write_video(path, frames, fps=25.0):
             + ", ".join(str(r) for r in _MPEG1_RATES)
             + ")",
         )
+    if not _utf8_name(path):  # cv2.VideoWriter would crash the process
+        raise VideoWriteError(path, "OpenCV cannot write a name that is not UTF-8")
     height, width = frames.shape[1:3]
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)

@@ -3,8 +3,10 @@
 Inputs are folders (searched recursively for video files), list files (one video
 per line, optionally ``<TAB>`` and the matching audio file) or SpeechBrain JSON
 manifests (``{id: {"video": path, "wav": path, ...}}``). Each video becomes
-``<output_dir>/<relative path>.npz`` (same relative path, extension replaced),
-written atomically, so an interrupted job can simply be run again: files whose
+``<output_dir>/<relative path>.npz`` (same relative path, extension replaced;
+two inputs never share one: :func:`speechbrain_v2s.outputs.name_outputs`),
+written atomically, so an interrupted job (Ctrl-C: exit 130) can simply be
+run again: files whose
 ``.npz`` is complete and was made with the same crop options are skipped; the
 others are re-made (:mod:`~speechbrain_v2s.video.roi_cache`), and temporary
 files left by a killed run are removed (:mod:`~speechbrain_v2s.video.atomic`).
@@ -12,7 +14,9 @@ files left by a killed run are removed (:mod:`~speechbrain_v2s.video.atomic`).
 Failures (unreadable, empty, no face in too many frames, audio/video length
 mismatch) never stop the run: they go to ``<output_dir>/preprocess_report.csv``
 (``preprocess_report.shard-K-of-N.csv`` with ``--shard K/N``, so array jobs never
-write the same file) with the file, the error type and the reason.
+write the same file) with the file, the error type and the reason, and to
+stderr, one line each. Exit status: 0 all cached, 1 some failed, 2 nothing
+done or bad arguments (one line naming the file and the problem).
 
 Example
 -------
@@ -31,17 +35,26 @@ Example
 
 import argparse
 import csv
-import json
 import os
+import signal
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 
+from speechbrain_v2s.outputs import (
+    EXIT_INTERRUPTED,
+    EXIT_NOTHING_DONE,
+    batch_exit_code,
+    check_output_folder,
+    printable,
+)
 from speechbrain_v2s.video.atomic import remove_stale_temps
 from speechbrain_v2s.video.errors import AVLengthMismatchError, VideoError
-from speechbrain_v2s.video.io import VIDEO_EXTENSIONS, read_audio_from_video, read_video
+from speechbrain_v2s.video.inputs import InputError, collect_inputs
+from speechbrain_v2s.video.io import read_audio_from_video, read_video
 from speechbrain_v2s.video.mouth_roi import (
     ROI_SIZE,
     extract_mouth_roi,
@@ -51,137 +64,6 @@ from speechbrain_v2s.video.mouth_roi import (
 from speechbrain_v2s.video.roi_cache import cache_status, crop_options
 
 REPORT_FIELDS = ("file", "error_type", "reason")
-_AUDIO_KEYS = ("wav", "audio", "audio_path", "wav_path")
-_VIDEO_KEYS = ("video", "video_path", "mp4")
-
-
-def _common_root(paths):
-    folders = [os.path.dirname(os.path.abspath(p)) for p in paths]
-    return os.path.commonpath(folders) if folders else os.getcwd()
-
-
-def _resolve(path, data_root, base):
-    if data_root is not None:
-        path = path.replace("{data_root}", data_root).replace("$data_root", data_root)
-    if not os.path.isabs(path):
-        path = os.path.join(base, path)
-    return os.path.normpath(path)
-
-
-def _read_manifest(path, data_root):
-    with open(path, encoding="utf-8") as handle:
-        entries = json.load(handle)
-    if isinstance(entries, list):  # also accept a list of entries
-        entries = {str(i): e for i, e in enumerate(entries)}
-    base = os.path.dirname(os.path.abspath(path))
-    items = []
-    for key, entry in entries.items():
-        if not isinstance(entry, dict):
-            continue
-        video = next((entry[k] for k in _VIDEO_KEYS if k in entry), None)
-        if video is None:
-            continue
-        wav = next((entry[k] for k in _AUDIO_KEYS if k in entry), None)
-        items.append(
-            (
-                _resolve(str(video), data_root, base),
-                _resolve(str(wav), data_root, base) if wav else None,
-                str(key),
-            )
-        )
-    return items
-
-
-def _read_list(path, data_root):
-    base = os.path.dirname(os.path.abspath(path))
-    items = []
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            line = line.rstrip("\n")
-            if not line.strip() or line.lstrip().startswith("#"):
-                continue
-            parts = line.split("\t")  # tab-separated, so paths may contain spaces
-            video = _resolve(parts[0].strip(), data_root, base)
-            wav = (
-                _resolve(parts[1].strip(), data_root, base) if len(parts) > 1 else None
-            )
-            items.append((video, wav, None))
-    return items
-
-
-def collect_inputs(inputs, data_root=None, extensions=VIDEO_EXTENSIONS):
-    """Expand folders, list files and manifests into sorted work items.
-
-    Arguments
-    ---------
-    inputs : str, os.PathLike or list of them
-        Folders (recursive search for ``extensions``), ``.json`` SpeechBrain
-        manifests (entries with a ``video`` key and optionally ``wav``), list
-        files (any other extension: ``video[<TAB>wav]`` per line, ``#`` comments),
-        or video files.
-    data_root : str, optional
-        Replaces ``{data_root}`` in manifest/list paths; also the root that output
-        paths are made relative to for manifest and list entries.
-    extensions : tuple of str
-        Video file extensions searched in folders.
-
-    Returns
-    -------
-    list of dict
-        Sorted by ``rel``; keys ``video``, ``wav`` (or None), ``rel`` (output path
-        relative to the output folder, ending in ``.npz``), ``id``.
-
-    Example
-    -------
-    >>> import tempfile
-    >>> root = tempfile.mkdtemp()
-    >>> for name in ["b/x.mp4", "a/y.MPG", "a/notes.txt"]:
-    ...     os.makedirs(os.path.join(root, os.path.dirname(name)), exist_ok=True)
-    ...     open(os.path.join(root, name), "w").close()
-    >>> [item["rel"] for item in collect_inputs(root)]
-    ['a/y.npz', 'b/x.npz']
-    """
-    if isinstance(inputs, (str, os.PathLike)):
-        inputs = [inputs]
-    extensions = tuple(e.lower() for e in extensions)
-    items = []
-    for entry in inputs:
-        entry = str(entry)
-        if os.path.isdir(entry):
-            root = os.path.abspath(entry)
-            for folder, dirs, files in os.walk(root):
-                dirs.sort()
-                for name in sorted(files):
-                    if os.path.splitext(name)[1].lower() in extensions:
-                        video = os.path.join(folder, name)
-                        rel = os.path.relpath(video, root)
-                        items.append((video, None, None, rel))
-            continue
-        if not os.path.isfile(entry):
-            raise FileNotFoundError(f"input not found: {entry}")
-        ext = os.path.splitext(entry)[1].lower()
-        if ext in extensions:
-            found = [(os.path.abspath(entry), None, None)]
-        elif ext == ".json":
-            found = _read_manifest(entry, data_root)
-        else:
-            found = _read_list(entry, data_root)
-        root = data_root or _common_root([video for video, _, _ in found])
-        for video, wav, key in found:
-            rel = os.path.relpath(video, root)
-            if rel.startswith(".."):  # outside data_root: fall back to the id/name
-                rel = key or os.path.basename(video)
-            items.append((video, wav, key, rel))
-    out = []
-    seen = set()
-    for video, wav, key, rel in items:
-        rel = os.path.splitext(rel)[0] + ".npz"
-        if rel in seen:
-            continue  # the same video listed twice (or a.mp4 and a.avi: first wins)
-        seen.add(rel)
-        out.append({"video": video, "wav": wav, "rel": rel, "id": key})
-    out.sort(key=lambda item: item["rel"])
-    return out
 
 
 def parse_shard(text):
@@ -260,6 +142,9 @@ def _init_worker(detector, threads):
         os.environ[var] = str(threads)
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(threads)
+    # Ctrl-C reaches the whole process group: the parent stops the pool and
+    # reports; a worker would only print its own traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     import cv2
 
     cv2.setNumThreads(threads)
@@ -362,7 +247,8 @@ def _run_item(item, output_path, options):
     except VideoError as err:
         return "failed", item, (type(err).__name__, err.reason)
     except Exception as err:  # a bug or an odd file must not stop the whole run
-        return "failed", item, (type(err).__name__, " ".join(str(err).split()))
+        reason = " ".join(printable(str(err)).split())
+        return "failed", item, (type(err).__name__, reason)
 
 
 def preprocess_videos(
@@ -452,7 +338,7 @@ def preprocess_videos(
     """
     start = time.time()
     items = select_shard(collect_inputs(inputs, data_root=data_root), shard)
-    os.makedirs(output_dir, exist_ok=True)
+    check_output_folder(output_dir)
     # This job's own temps cannot be in flight yet; other live jobs' are kept.
     stale_temps = remove_stale_temps(output_dir, ".npz", include_own=True)
     options = {
@@ -482,17 +368,22 @@ def preprocess_videos(
     failures, done = [], 0
     # Rewritten each run: files that failed before are retried, so the report
     # lists exactly the current failures of this shard. Rows are flushed as they
-    # come so that a killed run still leaves them.
-    with open(report, "w", newline="", encoding="utf-8") as handle:
+    # come so that a killed run still leaves them. A file name that is not
+    # UTF-8 is written with its bytes as \xNN.
+    with open(
+        report, "w", newline="", encoding="utf-8", errors="backslashreplace"
+    ) as handle:
         writer = csv.writer(handle)
         writer.writerow(REPORT_FIELDS)
         handle.flush()
         bar = _progress_bar(len(todo), progress)
         tuning = {"detect_every": detect_every, "fit_every": fit_every}
         spec = (detector, {k: v for k, v in tuning.items() if v is not None})
-        for status, item, error in _iterate(todo, options, spec, jobs):
+        counts = {"done": 0}
+
+        def record(status, item, error):
             if status == "done":
-                done += 1
+                counts["done"] += 1
             else:
                 row = (item["video"], error[0], error[1])
                 failures.append(row)
@@ -500,7 +391,20 @@ def preprocess_videos(
                 handle.flush()
             bar.update(1)
             bar.set_postfix(failed=len(failures), refresh=False)
+
+        late = []  # finished by workers while a Ctrl-C stopped the pool
+        results = _iterate(todo, options, spec, jobs, late)
+        try:
+            for result in results:
+                record(*result)
+        except KeyboardInterrupt:
+            results.close()  # stops the pool if the signal came between files
+            for result in late:
+                record(*result)
+            bar.close()
+            raise BatchInterrupted(counts["done"] + skipped, len(items)) from None
         bar.close()
+        done = counts["done"]
     return {
         "total": len(items),
         "done": done,
@@ -512,6 +416,23 @@ def preprocess_videos(
         **remade,
         "stale_temps": stale_temps,
     }
+
+
+class BatchInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`preprocess_videos`: ``done`` of ``total`` files are
+    cached (written atomically: no partial file is left).
+
+    Example
+    -------
+    >>> str(BatchInterrupted(2, 5))
+    'interrupted: 2 of 5 done, kept (run again to finish)'
+    """
+
+    def __init__(self, done, total):
+        self.done, self.total = done, total
+        super().__init__(
+            f"interrupted: {done} of {total} done, kept (run again to finish)"
+        )
 
 
 def _detector_name(detector, already_cropped):
@@ -530,7 +451,7 @@ def _progress_bar(total, enabled):
     return tqdm(total=total, unit="video", disable=not enabled, dynamic_ncols=True)
 
 
-def _iterate(todo, options, detector, jobs):
+def _iterate(todo, options, detector, jobs, late):
     if not todo:
         return
     if jobs <= 1 or len(todo) == 1:
@@ -550,17 +471,49 @@ def _iterate(todo, options, detector, jobs):
     # "spawn": forked children of a process that already runs OpenCV/torch
     # threads can deadlock.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
+    pool = ProcessPoolExecutor(
         max_workers=jobs,
         mp_context=context,
         initializer=_init_worker,
         initargs=(detector, 1),
-    ) as pool:
-        futures = [
-            pool.submit(_run_item, item, target, options) for item, target in todo
-        ]
+    )
+    futures, seen = {}, set()
+
+    def result(future):
+        seen.add(future)
+        try:
+            return future.result()
+        except BrokenProcessPool:
+            # A worker died in a C library: its files and those queued behind
+            # it fail with a line each; the run still finishes.
+            reason = "a worker process died while this file was queued or read"
+            return "failed", futures[future], ("WorkerCrashed", reason)
+
+    try:
+        for item, target in todo:
+            futures[pool.submit(_run_item, item, target, options)] = item
         for future in as_completed(futures):
-            yield future.result()
+            yield result(future)
+    finally:
+        # On Ctrl-C: drop the queued files; running ones finish (atomically)
+        # and are counted in ``late``.
+        pool.shutdown(wait=True, cancel_futures=True)
+        unseen = [f for f in futures if f not in seen]
+        late.extend(result(f) for f in unseen if f.done() and not f.cancelled())
+
+
+def _positive(kind):
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not value > 0:  # also NaN
+            raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
 
 
 def _build_parser():
@@ -600,14 +553,14 @@ def _build_parser():
         action="store_true",
         help="with --already-cropped: keep the input size instead of --roi-size",
     )
-    parser.add_argument("--roi-size", type=int, default=ROI_SIZE)
+    parser.add_argument("--roi-size", type=_positive(int), default=ROI_SIZE)
     parser.add_argument(
         "--max-missing",
         type=float,
         default=0.5,
         help="fail a video with no face in more than this fraction of frames",
     )
-    parser.add_argument("--fps", type=float, default=25.0)
+    parser.add_argument("--fps", type=_positive(float), default=25.0)
     parser.add_argument(
         "--av-tolerance",
         type=float,
@@ -633,8 +586,8 @@ def _build_parser():
     parser.add_argument("--data-root", default=None, help="value of {data_root}")
     parser.add_argument("--overwrite", action="store_true", help="redo existing files")
     parser.add_argument("--no-progress", action="store_true")
-    parser.add_argument(
-        "--strict", action="store_true", help="exit with status 1 if any file failed"
+    parser.add_argument(  # kept for old scripts: failures now always give 1
+        "--strict", action="store_true", help=argparse.SUPPRESS
     )
     return parser
 
@@ -642,16 +595,20 @@ def _build_parser():
 def main(argv=None):
     """Command line entry point of ``v2s-preprocess``; returns the exit status.
 
-    Exit status 0 when the run completed (failed files are in the report), 1 when
-    no input video was found (or, with ``--strict``, a file failed), 2 for bad
-    arguments or a missing detector backend.
+    0 when every file is cached (made now or before), 1 when some failed
+    (one line each on stderr, and in the report), 2 when nothing could be
+    done (no input video, all failed, bad arguments or output folder, missing
+    detector backend), 130 on Ctrl-C (finished files are kept).
 
     Example
     -------
-    >>> import tempfile
-    >>> main([tempfile.mkdtemp(), "-o", tempfile.mkdtemp(), "--no-progress"])
+    >>> import contextlib, io, tempfile
+    >>> err = io.StringIO()
+    >>> with contextlib.redirect_stderr(err):
+    ...     main([tempfile.mkdtemp(), "-o", tempfile.mkdtemp(), "--no-progress"])
+    2
+    >>> print(err.getvalue(), end="")
     v2s-preprocess: no input videos found
-    1
     """
     args = _build_parser().parse_args(argv)
     try:
@@ -674,12 +631,20 @@ def main(argv=None):
             overwrite=args.overwrite,
             progress=not args.no_progress,
         )
-    except (ImportError, FileNotFoundError) as err:
-        print(f"v2s-preprocess: {err}", file=sys.stderr)
-        return 2
+    except BatchInterrupted as stop:
+        print(f"v2s-preprocess: {stop}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:  # before the first file, or a second Ctrl-C
+        print("v2s-preprocess: interrupted (finished files are kept)", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (ImportError, InputError, OSError) as err:
+        print(f"v2s-preprocess: {printable(str(err))}", file=sys.stderr)
+        return EXIT_NOTHING_DONE
     if summary["total"] == 0:
-        print("v2s-preprocess: no input videos found")
-        return 1
+        print("v2s-preprocess: no input videos found", file=sys.stderr)
+        return EXIT_NOTHING_DONE
+    for file, error_type, reason in summary["failures"]:
+        print(f"{printable(file)}: {reason} ({error_type})", file=sys.stderr)
     notes = [
         f"{summary['stale']} cached with other options re-made",
         f"{summary['invalid']} broken cached files re-made",
@@ -693,7 +658,7 @@ def main(argv=None):
         f"failed {summary['failed']} of {summary['total']} in {summary['seconds']} s"
         + (f" ({'; '.join(notes)})" if notes else "")
     )
-    return 1 if args.strict and summary["failed"] else 0
+    return batch_exit_code(summary["done"], summary["skipped"], summary["failed"])
 
 
 if __name__ == "__main__":

@@ -31,17 +31,13 @@ import cv2
 import numpy as np
 
 from speechbrain_v2s.video.errors import UnreadableVideoError
-from speechbrain_v2s.video.io import read_video
-
-
-def _output_count(num_source, source_fps, target_fps):
-    """Output frames for ``num_source`` source frames (as ``resample_indices``)."""
-    return max(1, int(math.floor(num_source * target_fps / source_fps + 0.5)))
-
-
-def _source_index(j, ratio):
-    """Source frame shown at output frame ``j`` (ties to the earlier frame)."""
-    return int(math.ceil(j * ratio - 0.5))
+from speechbrain_v2s.video.io import (
+    convert_frame,
+    open_capture,
+    read_video,
+    resampled_count,
+    source_frame_index,
+)
 
 
 class _Resampler:
@@ -52,9 +48,8 @@ class _Resampler:
     """
 
     def __init__(self, source_fps, target_fps):
-        self.ratio = source_fps / target_fps
         self.rates = (source_fps, target_fps)
-        self.recent = deque(maxlen=int(math.ceil(self.ratio)) + 3)
+        self.recent = deque(maxlen=int(math.ceil(source_fps / target_fps)) + 3)
         self.seen = 0
         self.next_out = 0
 
@@ -63,17 +58,17 @@ class _Resampler:
         self.seen += 1
         # Output j exists once j < count(frames seen so far); its source frame
         # must have arrived (a later one could still be clipped to the last).
-        return self._release(_output_count(self.seen, *self.rates), final=False)
+        return self._release(resampled_count(self.seen, *self.rates), final=False)
 
     def finish(self):
         if self.seen == 0:
             return []
-        return self._release(_output_count(self.seen, *self.rates), final=True)
+        return self._release(resampled_count(self.seen, *self.rates), final=True)
 
     def _release(self, available, final):
         out, frames, last = [], dict(self.recent), self.seen - 1
         while self.next_out < available:
-            index = _source_index(self.next_out, self.ratio)
+            index = source_frame_index(self.next_out, *self.rates)
             if index > last:
                 if not final:
                     break
@@ -81,13 +76,6 @@ class _Resampler:
             out.append(frames[index])
             self.next_out += 1
         return out
-
-
-def _convert(frame_bgr, grayscale):
-    if frame_bgr.ndim == 2:
-        return frame_bgr if grayscale else cv2.cvtColor(frame_bgr, cv2.COLOR_GRAY2RGB)
-    code = cv2.COLOR_BGR2GRAY if grayscale else cv2.COLOR_BGR2RGB
-    return cv2.cvtColor(frame_bgr, code)
 
 
 def iter_video_chunks(path, chunk=250, target_fps=25.0, grayscale=False):
@@ -127,7 +115,7 @@ def iter_video_chunks(path, chunk=250, target_fps=25.0, grayscale=False):
     path = str(path)
     if chunk < 1:
         raise ValueError(f"chunk must be at least 1 frame, got {chunk}")
-    cap = cv2.VideoCapture(path)
+    cap = open_capture(path)  # any file name, UTF-8 or not
     try:
         first = cap.read() if cap.isOpened() else (False, None)
         if not first[0]:
@@ -146,7 +134,7 @@ def iter_video_chunks(path, chunk=250, target_fps=25.0, grayscale=False):
         block, shape = [], None
         ok, frame = first
         while ok:
-            frame = _convert(frame, grayscale)
+            frame = convert_frame(frame, grayscale)
             if shape is None:
                 shape = frame.shape
             elif frame.shape != shape:

@@ -44,8 +44,6 @@ from speechbrain_v2s.training.recipe import load_recipe
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-SPLITS = ("train", "valid", "test")
-
 MODEL_YAML = os.path.join(HERE, "..", "..", "..", "hparams", "tiny_ctc_asr.yaml")
 WEIGHTS = ("model", "ctc_lin")  # state dicts; normalize has its own saver
 
