@@ -101,7 +101,22 @@ def epochs_for(steps, train_items, batch_size=BATCH_SIZE):
 
 
 def steps_done(run_dir, batch_size=BATCH_SIZE):
-    """Optimizer steps a finished run took: epochs x batches of its train set."""
+    """Optimizer steps a finished run took: epochs x batches of its train set.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> run_dir = tempfile.mkdtemp()
+    >>> os.makedirs(os.path.join(run_dir, "save"))
+    >>> with open(os.path.join(run_dir, "save", "train.json"), "w") as f:
+    ...     json.dump({str(i): {} for i in range(16)}, f)
+    >>> with open(os.path.join(run_dir, "train_log.txt"), "w") as f:
+    ...     _ = f.write("epoch: 1 - train loss: 2.0 - valid loss: 1.0\\n"
+    ...                 "epoch: 2 - train loss: 1.5 - valid loss: 1.2\\n"
+    ...                 "Epoch loaded: 1 - test loss: 1.1\\n")
+    >>> steps_done(run_dir, batch_size=8)  # 2 epochs x 2 batches (not epoch 1's)
+    4
+    """
     with open(os.path.join(run_dir, "save", "train.json"), encoding="utf-8") as f:
         items = len(json.load(f))
     epochs, _ = _epochs_done(run_dir)
@@ -125,7 +140,11 @@ def _epochs_done(run_dir):
     log = os.path.join(run_dir, "train_log.txt")
     if not os.path.isfile(log):
         return 0, None
-    rows = [r for r in read_train_log(log) if r.get("epoch", 0) >= 1]
+    # Training epochs only: the test line names the epoch it loaded (the best
+    # one), which is not how far the run trained.
+    rows = [
+        r for r in read_train_log(log) if r.get("epoch", 0) >= 1 and not r.get("test")
+    ]
     return (rows[-1]["epoch"], rows[-1]["valid"].get("mel_l1")) if rows else (0, None)
 
 
