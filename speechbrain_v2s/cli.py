@@ -16,6 +16,7 @@ import os
 import sys
 from contextlib import nullcontext
 
+from speechbrain_v2s.cli_common import HelpFormatter, add_version
 from speechbrain_v2s.outputs import (
     EXIT_INTERRUPTED,
     EXIT_NOTHING_DONE,
@@ -128,6 +129,48 @@ def _write_wav(path, wav, sample_rate):
         raise
 
 
+def build_synthesize_parser():
+    """The ``v2s-synthesize`` command line (built without running anything).
+
+    Example
+    -------
+    >>> args = build_synthesize_parser().parse_args(["--model", "m", "a.mp4"])
+    >>> args.inputs, args.output, args.device
+    (['a.mp4'], None, 'cpu')
+    """
+    parser = argparse.ArgumentParser(
+        prog="v2s-synthesize",
+        description="Speech from silent talking-face video (24 kHz wav).",
+        formatter_class=HelpFormatter,
+    )
+    add_version(parser)
+    parser.add_argument("inputs", nargs="+", help="videos, folders or list files")
+    parser.add_argument(
+        "-o",
+        "--output",
+        help="output wav (one video) or folder (several, or a folder or list "
+        "given; the inputs' relative paths are kept); default: beside each input",
+    )
+    parser.add_argument(
+        "--model", required=True, help="model folder or Hugging Face Hub id"
+    )
+    parser.add_argument(
+        "--savedir", help="where Hub models are cached (default: SpeechBrain's)"
+    )
+    parser.add_argument("--mux", help="also write this video with the speech as audio")
+    parser.add_argument(
+        "--reference-audio", help="a clip of the target voice (speaker models)"
+    )
+    parser.add_argument(
+        "--already-cropped", action="store_true", help="inputs are mouth crops"
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="redo outputs that exist already"
+    )
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ...")
+    return parser
+
+
 def synthesize_main(argv=None):
     """``v2s-synthesize VIDEO... [-o OUT] [--model SOURCE] [--mux OUT.mp4]``.
 
@@ -152,31 +195,7 @@ def synthesize_main(argv=None):
     error: no input videos found
     error: --mux takes a single input video
     """
-    parser = argparse.ArgumentParser(
-        prog="v2s-synthesize",
-        description="Speech from silent talking-face video (24 kHz wav).",
-    )
-    parser.add_argument("inputs", nargs="+", help="videos, folders or list files")
-    parser.add_argument(
-        "-o",
-        "--output",
-        help="output wav (one video) or folder (several, or a folder or list "
-        "given; the inputs' relative paths are kept)",
-    )
-    parser.add_argument(
-        "--model", required=True, help="model folder or Hugging Face Hub id"
-    )
-    parser.add_argument("--savedir", help="where Hub models are cached")
-    parser.add_argument("--mux", help="also write this video with the speech as audio")
-    parser.add_argument("--reference-audio", help="a clip of the target voice")
-    parser.add_argument(
-        "--already-cropped", action="store_true", help="inputs are mouth crops"
-    )
-    parser.add_argument(
-        "--overwrite", action="store_true", help="redo outputs that exist already"
-    )
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ...")
-    args = parser.parse_args(argv)
+    args = build_synthesize_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     previous = logging.root.manager.disable
     logging.disable(logging.INFO)  # SpeechBrain sets its loggers to INFO
@@ -271,6 +290,41 @@ def _synthesize_one(model, video, out, args):
     return True
 
 
+def build_export_parser():
+    """The ``v2s-export`` command line (built without running anything).
+
+    Example
+    -------
+    >>> args = build_export_parser().parse_args(["run", "out"])
+    >>> args.run_folder, args.out_dir, args.kind
+    ('run', 'out', 'v2a')
+    """
+    from speechbrain_v2s.export import KINDS
+
+    parser = argparse.ArgumentParser(
+        prog="v2s-export",
+        description="Export a recipe's output folder to a from_hparams model folder.",
+        formatter_class=HelpFormatter,
+    )
+    add_version(parser)
+    parser.add_argument("run_folder", help="the recipe's output_folder")
+    parser.add_argument("out_dir", help="model folder to write")
+    parser.add_argument(
+        "--kind",
+        choices=KINDS,
+        default="v2a",
+        help="what the run trained: v2a (video to speech), a2a (audio to audio) "
+        "or vocoder",
+    )
+    parser.add_argument(
+        "--vocoder",
+        help="vocoder: a run folder, an exported folder, a .ckpt or .safetensors "
+        "file, or a Hub id",
+    )
+    parser.add_argument("--checkpoint", help="a CKPT folder (default: the run's best)")
+    return parser
+
+
 def export_main(argv=None):
     """``v2s-export RUN_FOLDER OUT_DIR [--kind v2a|a2a|vocoder] [--vocoder X]``.
 
@@ -286,22 +340,9 @@ def export_main(argv=None):
     >>> print(err.getvalue(), end="")  # doctest: +ELLIPSIS
     error: /...: no hyperparams.yaml (not a run folder)
     """
-    from speechbrain_v2s.export import KINDS, export_model
+    from speechbrain_v2s.export import export_model
 
-    parser = argparse.ArgumentParser(
-        prog="v2s-export",
-        description="Export a recipe's output folder to a from_hparams model folder.",
-    )
-    parser.add_argument("run_folder", help="the recipe's output_folder")
-    parser.add_argument("out_dir", help="model folder to write")
-    parser.add_argument("--kind", choices=KINDS, default="v2a")
-    parser.add_argument(
-        "--vocoder",
-        help="vocoder: a run folder, an exported folder, a .ckpt or .safetensors "
-        "file, or a Hub id",
-    )
-    parser.add_argument("--checkpoint", help="a CKPT folder (default: the best)")
-    args = parser.parse_args(argv)
+    args = build_export_parser().parse_args(argv)
     try:
         summary = export_model(
             args.run_folder,
@@ -316,6 +357,36 @@ def export_main(argv=None):
     for name in summary["files"]:
         print(os.path.join(args.out_dir, name))
     return EXIT_OK
+
+
+def build_upload_parser():
+    """The ``v2s-upload`` command line (built without running anything).
+
+    Example
+    -------
+    >>> args = build_upload_parser().parse_args(["folder", "user/model"])
+    >>> args.repo_id, args.private, args.dry_run
+    ('user/model', False, False)
+    """
+    parser = argparse.ArgumentParser(
+        prog="v2s-upload",
+        description="Publish an exported model folder to the Hugging Face Hub.",
+        formatter_class=HelpFormatter,
+    )
+    add_version(parser)
+    parser.add_argument("folder", help="a folder written by v2s-export")
+    parser.add_argument("repo_id", help="user/name on the Hub")
+    parser.add_argument(
+        "--private",
+        action="store_true",
+        help="create the Hub repository private (an existing one keeps its "
+        "visibility)",
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="list what would be sent"
+    )
+    parser.add_argument("--token", help="default: HF_TOKEN or the saved login")
+    return parser
 
 
 def upload_main(argv=None):
@@ -340,18 +411,7 @@ def upload_main(argv=None):
     """
     from speechbrain_v2s.hub import upload_folder
 
-    parser = argparse.ArgumentParser(
-        prog="v2s-upload",
-        description="Publish an exported model folder to the Hugging Face Hub.",
-    )
-    parser.add_argument("folder", help="a folder written by v2s-export")
-    parser.add_argument("repo_id", help="user/name on the Hub")
-    parser.add_argument("--private", action="store_true")
-    parser.add_argument(
-        "--dry-run", action="store_true", help="list what would be sent"
-    )
-    parser.add_argument("--token", help="default: HF_TOKEN or the saved login")
-    args = parser.parse_args(argv)
+    args = build_upload_parser().parse_args(argv)
     try:
         files = upload_folder(
             args.folder, args.repo_id, args.token, args.private, args.dry_run

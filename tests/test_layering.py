@@ -28,14 +28,15 @@ ALLOWED = {
     "errors": set(),
     "outputs": set(),
     "hub": set(),  # fetching weights (SpeechBrain's fetch): a leaf
+    "cli_common": set(),  # --version and the help format of every v2s-* tool
     # media: the one reader of each medium
     "audio": {"errors"},
-    "video": {"errors", "outputs"},
+    "video": {"errors", "outputs", "cli_common"},
     # tensors in, tensors out; scores; manifests; the synthetic corpus
     "nnet": {"audio"},
     "metrics": {"audio"},
     "prepare": {"errors", "audio", "video"},
-    "synthetic": {"audio", "video"},
+    "synthetic": {"audio", "video", "cli_common"},
     # SpeechBrain dynamic items shared by recipes
     "data": {"audio", "video", "prepare"},
     # inference: models come from hyperparams.yaml, code from nnet
@@ -61,12 +62,13 @@ ALLOWED = {
         "inference",
         "asr",
         "judges_hf",
+        "cli_common",
     },
     # custom_interface.py is built from these modules' sources (BUNDLED_MODULES)
     "standalone": {"errors", "audio", "video", "nnet", "inference"},
     "hub_card": {"training"},
     "export": {"nnet", "training", "hub", "hub_card", "standalone"},
-    "cli": {"outputs", "audio", "video", "inference", "hub", "export"},
+    "cli": {"outputs", "audio", "video", "inference", "hub", "export", "cli_common"},
 }
 
 # Arrows that must never appear in ALLOWED, and why.

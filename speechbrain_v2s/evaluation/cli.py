@@ -10,6 +10,7 @@ import os
 import sys
 from pathlib import Path
 
+from speechbrain_v2s.cli_common import HelpFormatter, add_version
 from speechbrain_v2s.evaluation.ceiling import write_vocoder_ceiling
 from speechbrain_v2s.evaluation.errors import EvaluationError
 from speechbrain_v2s.evaluation.references import (
@@ -40,12 +41,24 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _parser():
+def build_parser():
+    """The ``v2s-evaluate`` command line (built without running anything).
+
+    Example
+    -------
+    >>> args = build_parser().parse_args(["--ref-dir", "r", "--gen-dir", "g"])
+    >>> args.out, args.jobs, build_parser().parse_args(
+    ...     ["--ref-dir", "r", "--gen-dir", "g", "--out", "old", "-j", "2"]
+    ... ).out
+    ('evaluation', 1, 'old')
+    """
     p = _Parser(
         prog=PROG,
         description="Score generated speech against references: PESQ, STOI, "
         "ESTOI, MCD and WER, per utterance and as the paper's table.",
+        formatter_class=HelpFormatter,
     )
+    add_version(p)
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--ref-dir", help="reference audio folder")
     src.add_argument(
@@ -89,14 +102,23 @@ def _parser():
         metavar="MODEL",
         help="mel-family model folder or Hub id: adds the row 'ground truth (mel "
         "+ <vocoder>)', each reference's mel through that model's vocoder (or "
-        "Griffin-Lim when it ships none), written to <out>/vocoder_ceiling/: the "
+        "Griffin-Lim when it ships none), written to <output>/vocoder_ceiling/: the "
         "part of the gap to the ground truth that is the vocoder's",
     )
-    p.add_argument("--out", default="evaluation", help="results folder")
+    p.add_argument(
+        "-o",
+        "--output",
+        dest="out",
+        metavar="OUTPUT",
+        default="evaluation",
+        help="results folder",
+    )
+    # The spelling before -o/--output, kept for old scripts (hidden from --help).
+    p.add_argument("--out", dest="out", default="evaluation", help=argparse.SUPPRESS)
     p.add_argument(
         "--plots", type=int, default=0, help="mel plots for the first N pairs"
     )
-    p.add_argument("--jobs", type=int, default=1, help="worker processes")
+    p.add_argument("-j", "--jobs", type=int, default=1, help="worker processes")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -129,7 +151,7 @@ def run(args):
     """Run the evaluation for parsed ``args``; returns ``{system: summary}``.
 
     Writes ``per_utterance.csv`` and ``summary.json``/``.md``/``.tex`` to
-    ``args.out`` and prints the Markdown table.
+    ``args.out`` (``-o/--output``) and prints the Markdown table.
 
     Example
     -------
@@ -141,7 +163,7 @@ def run(args):
     >>> for d in ("ref", "gen"):
     ...     write_audio(os.path.join(root, d, "u1.wav"), wav)
     >>> out = os.path.join(root, "results")
-    >>> args = _parser().parse_args(["--ref-dir", os.path.join(root, "ref"),
+    >>> args = build_parser().parse_args(["--ref-dir", os.path.join(root, "ref"),
     ...     "--gen-dir", os.path.join(root, "gen"), "--system", "Copy",
     ...     "--out", out, "--no-progress"])
     >>> with contextlib.redirect_stdout(io.StringIO()) as table:
@@ -256,7 +278,7 @@ def main(argv=None):
     2
     """
     logging.basicConfig(level=logging.WARNING, format=f"{PROG}: %(message)s")
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
         run(args)
     except EvaluationError as err:

@@ -55,6 +55,7 @@ import numpy as np
 import torch
 
 from speechbrain_v2s.audio.features import SAMPLE_RATE, VIDEO_FPS
+from speechbrain_v2s.cli_common import HelpFormatter, add_version
 from speechbrain_v2s.synthetic.espeak import Espeak, EspeakError, check_voice
 from speechbrain_v2s.synthetic.mouth_render import DEFAULT_SIZE
 from speechbrain_v2s.synthetic.speakers import make_speakers
@@ -319,6 +320,67 @@ def _positive_arg(text):
     return value
 
 
+def build_parser():
+    """The ``v2s-synth-corpus`` command line (built without running anything).
+
+    Example
+    -------
+    >>> args = build_parser().parse_args(["-o", "corpus", "-j", "2"])
+    >>> args.output, args.jobs, args.speakers, args.seed
+    ('corpus', 2, 4, 1234)
+    """
+    parser = _Parser(
+        prog=PROG,
+        description="Generate the synthetic audio-visual (GRID layout) or "
+        "audio-only speech corpus with espeak-ng.",
+        formatter_class=HelpFormatter,
+    )
+    add_version(parser)
+    parser.add_argument("-o", "--output", required=True, help="corpus folder")
+    parser.add_argument(
+        "--speakers", type=_positive_arg, default=4, help="number of speakers"
+    )
+    parser.add_argument(
+        "--utterances-per-speaker",
+        type=_positive_arg,
+        default=10,
+        help="utterances of each speaker",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=1234,
+        help="voices, looks, sentences, timing and noise all follow from it",
+    )
+    parser.add_argument(
+        "--audio-only",
+        action="store_true",
+        help="wav + txt per utterance, for A2A pre-training",
+    )
+    parser.add_argument(
+        "--grid-fraction",
+        type=float,
+        default=0.4,
+        help="audio-only: share of GRID sentences (the rest are free sentences)",
+    )
+    parser.add_argument(
+        "--sample-rate",
+        type=_positive_arg,
+        default=SAMPLE_RATE,
+        help="audio sampling rate (Hz)",
+    )
+    parser.add_argument(
+        "-j",
+        "--jobs",
+        type=_positive_arg,
+        default=None,
+        help="worker processes (default: the CPU cores, at most one per 25 "
+        "utterances; the files do not depend on it)",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
 def main(argv=None):
     """Command line ``v2s-synth-corpus``; returns the exit status.
 
@@ -331,32 +393,7 @@ def main(argv=None):
     wrote 1 utterances (1 speakers, 0.00 h) to ...
     0
     """
-    parser = _Parser(
-        prog=PROG,
-        description="Generate the synthetic audio-visual (GRID layout) or "
-        "audio-only speech corpus with espeak-ng.",
-    )
-    parser.add_argument("--output", required=True, help="corpus folder")
-    parser.add_argument("--speakers", type=_positive_arg, default=4)
-    parser.add_argument("--utterances-per-speaker", type=_positive_arg, default=10)
-    parser.add_argument("--seed", type=int, default=1234)
-    parser.add_argument(
-        "--audio-only",
-        action="store_true",
-        help="wav + txt per utterance, for A2A pre-training",
-    )
-    parser.add_argument(
-        "--grid-fraction",
-        type=float,
-        default=0.4,
-        help="audio-only: share of GRID sentences (the rest are free sentences)",
-    )
-    parser.add_argument("--sample-rate", type=_positive_arg, default=SAMPLE_RATE)
-    parser.add_argument(
-        "--jobs", type=_positive_arg, default=None, help="worker processes"
-    )
-    parser.add_argument("--no-progress", action="store_true")
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
         summary = generate_corpus(
             args.output,

@@ -44,6 +44,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 
+from speechbrain_v2s.cli_common import HelpFormatter, add_version
 from speechbrain_v2s.outputs import (
     EXIT_INTERRUPTED,
     EXIT_NOTHING_DONE,
@@ -516,7 +517,15 @@ def _positive(kind):
     return parse
 
 
-def _build_parser():
+def build_parser():
+    """The ``v2s-preprocess`` command line (built without running anything).
+
+    Example
+    -------
+    >>> args = build_parser().parse_args(["videos/", "-o", "rois", "-j", "2"])
+    >>> args.inputs, args.output, args.jobs, args.detector
+    (['videos/'], 'rois', 2, 'auto')
+    """
     parser = argparse.ArgumentParser(
         prog="v2s-preprocess",
         description=(
@@ -524,7 +533,9 @@ def _build_parser():
             ".npz files mirroring the input paths. Bad files are listed in "
             "<output>/preprocess_report*.csv and the run goes on."
         ),
+        formatter_class=HelpFormatter,
     )
+    add_version(parser)
     parser.add_argument(
         "inputs",
         nargs="+",
@@ -532,16 +543,18 @@ def _build_parser():
         "SpeechBrain JSON manifests (entries with 'video', optional 'wav') or videos",
     )
     parser.add_argument("-o", "--output", required=True, help="cache folder")
+    parser.add_argument("-j", "--jobs", type=int, default=1, help="worker processes")
     parser.add_argument(
-        "-j", "--jobs", type=int, default=1, help="worker processes (default 1)"
-    )
-    parser.add_argument(
-        "--shard", type=parse_shard, default=None, help="K/N: do the K-th of N parts"
+        "--shard",
+        type=parse_shard,
+        default=None,
+        help="K/N: do the K-th of N parts (default: all)",
     )
     parser.add_argument(
         "--detector",
         default="auto",
-        help="landmark backend: auto (dlib, else haar), dlib, haar",
+        help="landmark backend: auto (dlib, else haar), dlib, haar (the "
+        "recipes' YAML key: roi_detector)",
     )
     parser.add_argument(
         "--already-cropped",
@@ -553,21 +566,36 @@ def _build_parser():
         action="store_true",
         help="with --already-cropped: keep the input size instead of --roi-size",
     )
-    parser.add_argument("--roi-size", type=_positive(int), default=ROI_SIZE)
+    parser.add_argument(
+        "--roi-size",
+        type=_positive(int),
+        default=ROI_SIZE,
+        help="side of the stored square crops (px)",
+    )
     parser.add_argument(
         "--max-missing",
         type=float,
         default=0.5,
         help="fail a video with no face in more than this fraction of frames",
     )
-    parser.add_argument("--fps", type=_positive(float), default=25.0)
+    parser.add_argument(
+        "--fps",
+        type=_positive(float),
+        default=25.0,
+        help="frame rate of the stored frames",
+    )
     parser.add_argument(
         "--av-tolerance",
         type=float,
         default=0.2,
         help="seconds audio and video may differ when a wav is given",
     )
-    parser.add_argument("--smooth-window", type=int, default=5)
+    parser.add_argument(
+        "--smooth-window",
+        type=int,
+        default=5,
+        help="landmark smoothing window (frames)",
+    )
     parser.add_argument(
         "--detect-every",
         type=int,
@@ -583,9 +611,14 @@ def _build_parser():
         help="dlib: fit landmarks on every N-th tracked frame, interpolated in "
         "between (default 2; 1 = every frame, about 1.2x slower)",
     )
-    parser.add_argument("--data-root", default=None, help="value of {data_root}")
+    parser.add_argument(
+        "--data-root",
+        default=None,
+        help="value of {data_root} in manifests and lists; root of their "
+        "relative paths",
+    )
     parser.add_argument("--overwrite", action="store_true", help="redo existing files")
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument(  # kept for old scripts: failures now always give 1
         "--strict", action="store_true", help=argparse.SUPPRESS
     )
@@ -610,7 +643,7 @@ def main(argv=None):
     >>> print(err.getvalue(), end="")
     v2s-preprocess: no input videos found
     """
-    args = _build_parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
         summary = preprocess_videos(
             args.inputs,
