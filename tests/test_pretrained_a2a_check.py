@@ -18,9 +18,7 @@ from speechbrain_v2s.training.strategies import check_pretrained_a2a
 FIX = "--finetune_strategy scratch"
 
 
-def test_missing_relative_path_names_where_it_looked_and_the_fix(
-    tmp_path, monkeypatch
-):
+def test_missing_relative_path_names_where_it_looked_and_the_fix(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     source = "../A2A/results/synthetic_a2a_tiny_mel/1234/a2a_decoder.ckpt"
     with pytest.raises(FileNotFoundError) as err:
