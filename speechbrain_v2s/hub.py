@@ -28,6 +28,25 @@ DECODER_FILENAMES = (DECODER_FILENAME, LEGACY_DECODER_FILENAME)
 VOCODER_FILENAMES = ("vocoder.safetensors", "vocoder.ckpt")
 
 
+def is_hub_id(source):
+    """Whether ``source`` names a Hub repository (``user/repo``), not a local path.
+
+    A path that exists, starts with ``/``, ``.`` or ``~``, or has other than
+    one ``/`` is local: a missing one is an error, never a Hub fetch.
+
+    Example
+    -------
+    >>> is_hub_id("user/a2a-wave"), is_hub_id("../A2A/results/a2a_decoder.ckpt")
+    (True, False)
+    >>> is_hub_id("results/a2a_wave/1234/a2a_decoder.ckpt")
+    False
+    """
+    source = str(source)
+    if os.path.exists(source) or source.startswith(("/", ".", "~")):
+        return False
+    return source.count("/") == 1
+
+
 def resolve_checkpoint(source, filename=DECODER_FILENAMES, savedir=None):
     """Local path of a checkpoint given a file, a folder or a Hub id.
 
@@ -69,7 +88,7 @@ def resolve_checkpoint(source, filename=DECODER_FILENAMES, savedir=None):
             if os.path.isfile(path):
                 return path
         raise FileNotFoundError(f"pretrained source {source!r}: folder has no {wanted}")
-    if source.startswith(("/", ".", "~")) or source.count("/") != 1:
+    if not is_hub_id(source):
         raise FileNotFoundError(f"pretrained source {source!r}: no such file or folder")
     from speechbrain.utils.fetching import fetch
 

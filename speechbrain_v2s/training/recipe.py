@@ -33,7 +33,11 @@ from speechbrain_v2s.training.datasets import (  # noqa: F401
     speaker_index,
     speaker_pipeline,
 )
-from speechbrain_v2s.training.strategies import TrainingModel, apply_finetune_strategy
+from speechbrain_v2s.training.strategies import (
+    TrainingModel,
+    apply_finetune_strategy,
+    check_pretrained_a2a,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -398,7 +402,9 @@ def run_v2a(prepare=None, prepare_kwargs=None, argv=None):
     :func:`prepare_rois`), the decoder is initialised from A2A pre-training as
     ``finetune_strategy`` says (:func:`build_training_model`), the model is
     trained and the test set scored (STOI, ESTOI, PESQ). The YAML's
-    ``skip_prep: True`` skips the first two steps.
+    ``skip_prep: True`` skips the first two steps. A local ``pretrained_a2a``
+    that a strategy other than ``scratch`` needs is checked first: missing, the
+    run exits with one line naming the YAML, the path and the fix.
 
     Example
     -------
@@ -454,7 +460,11 @@ def run_v2a(prepare=None, prepare_kwargs=None, argv=None):
     >>> sorted(f for f in os.listdir(os.path.join(d, "run")) if f.endswith(".json"))
     ['roi_stats.json', 'train_v2a.json']
     """
-    hparams, run_opts, _ = load_recipe(argv)
+    hparams, run_opts, hparams_file = load_recipe(argv)
+    try:  # before the corpus and ROIs are built, not after
+        check_pretrained_a2a(hparams["finetune_strategy"], hparams["pretrained_a2a"])
+    except (ValueError, FileNotFoundError) as err:
+        sys.exit(f"{hparams_file}: {err}")
     seed_run(hparams)
     if not hparams["skip_prep"]:
         if prepare is not None:

@@ -17,6 +17,7 @@ Example
 """
 
 import logging
+import os
 
 import torch
 
@@ -99,6 +100,68 @@ def decoder_parameter_names(training_model):
         for name, _ in training_model.named_parameters()
         if name.startswith("model.decoder.")
     }
+
+
+NO_A2A_FIX = (
+    "train the A2A recipe first (it writes its pretrained_decoder_path), "
+    "pass --pretrained_a2a <file, folder or Hub id>, "
+    "or pass --finetune_strategy scratch"
+)
+
+
+def check_pretrained_a2a(strategy, pretrained_a2a):
+    """Fail fast when ``finetune_strategy`` needs an A2A checkpoint that is missing.
+
+    Run before data preparation, so a wrong or not yet trained ``pretrained_a2a``
+    is reported in seconds, not after the corpus and mouth ROIs are built. A
+    relative path is resolved against the current directory (the recipe folder
+    the user runs from); a Hub id is left to the load itself (fetching it twice
+    would cost a download).
+
+    Arguments
+    ---------
+    strategy : str
+        The ``finetune_strategy``; ``scratch`` needs nothing.
+    pretrained_a2a : str or None
+        A checkpoint file, a folder holding one, or a Hub id.
+
+    Raises
+    ------
+    ValueError
+        A strategy that needs ``pretrained_a2a`` without one.
+    FileNotFoundError
+        A local ``pretrained_a2a`` that is missing or a folder without a checkpoint.
+
+    Example
+    -------
+    >>> check_pretrained_a2a("scratch", "/no/such/a2a_decoder.ckpt")
+    >>> check_pretrained_a2a("init", "/no/such/a2a_decoder.ckpt")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: pretrained_a2a '/no/such/a2a_decoder.ckpt': no such file ...
+    """
+    if strategy == "scratch":
+        return
+    if not pretrained_a2a:
+        raise ValueError(
+            f"finetune_strategy={strategy} needs pretrained_a2a: {NO_A2A_FIX}"
+        )
+    from speechbrain_v2s.hub import is_hub_id, resolve_checkpoint
+
+    source = str(pretrained_a2a)
+    if is_hub_id(source):
+        return
+    if not os.path.exists(source):
+        # A relative path is the usual mistake: show where it was looked for.
+        where = os.path.abspath(source)
+        where = "" if where == source else f" ({where})"
+        raise FileNotFoundError(
+            f"pretrained_a2a {source!r}: no such file or folder{where}; {NO_A2A_FIX}"
+        )
+    try:
+        resolve_checkpoint(source)
+    except FileNotFoundError as err:
+        raise FileNotFoundError(f"{err}; {NO_A2A_FIX}") from None
 
 
 def apply_finetune_strategy(

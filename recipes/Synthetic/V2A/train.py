@@ -4,9 +4,12 @@
 The corpus is generated on first use in GRID's layout and prepared by the GRID
 recipe's own preparation, so this exercises the real pipeline end to end:
 
-    python ../A2A/train.py ../A2A/hparams/tiny_wave.yaml      # pre-train first
+    (cd ../A2A && python train.py hparams/tiny_wave.yaml)     # pre-train first
     python train.py hparams/tiny_wave.yaml                      # then fine-tune
     python train.py hparams/tiny_wave.yaml --finetune_strategy scratch
+
+The default ``pretrained_a2a`` is where the A2A run above writes its decoder
+(``../A2A/results/...``, relative to this folder); see README.md.
 """
 
 import os
