@@ -67,8 +67,8 @@ SIZES = {
         av_utts=120,
         unseen=2,
         unseen_utts=8,
-        a2a_steps=1800,
-        v2a_steps=1100,
+        a2a_steps=1400,
+        v2a_steps=950,
     ),
     "quick": dict(
         audio=4,
@@ -82,7 +82,7 @@ SIZES = {
     ),
 }
 BATCH_SIZE = 8
-A2A_VALID_RATIO = 0.05  # of 4,000 utterances: 200 validated per epoch
+A2A_VALID_RATIO = 0.025  # of 4,000 utterances: 100 validated per epoch
 SEEN_RATIOS = (0.9, 0.05, 0.05)  # the GRID preparation's per-speaker split
 
 
