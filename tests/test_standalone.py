@@ -66,8 +66,9 @@ def test_foreign_class_without_the_package_synthesizes_files(inputs, tmp_path):
     export_architecture(os.path.join(ROOT, "hparams", "tiny_mel.yaml"), folder)
     out = tmp_path / "out.pt"
     spec = ";".join(f"{k}|{p}|{int(c)}" for k, (p, c) in inputs.items())
-    # -S: no site hooks, so neither the editable install's .pth nor the
-    # current folder; PYTHONPATH gives the site-packages alone.
+    # -S: no site module, so no .pth files (the editable install hooks in
+    # through one); PYTHONPATH gives back the site-packages alone, replacing
+    # any that names this checkout, and the working folder is a temporary one.
     env = subprocess_env({"PYTHONPATH": os.pathsep.join(site.getsitepackages())})
     threads = torch.get_num_threads()
     args = [folder, tmp_path / "sd", out, threads, spec, json.dumps(OVERRIDES)]
