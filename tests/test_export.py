@@ -515,6 +515,8 @@ def test_card_says_how_the_waveform_is_made_and_what_input(runs, exports, tmp_pa
     # trained on already-cropped mouth videos: the usage says so
     assert 'synthesize_file("mouth.mp4", already_cropped=True)' in card
     assert "v2s-synthesize mouth.mp4 --already-cropped" in card
+    # foreign_class needs more than SpeechBrain: the weights' reader, OpenCV
+    assert "pip install safetensors" in card and "opencv-python-headless" in card
 
     shipped = (exports[0]["v2a_mel"] / "README.md").read_text()
     assert _title(shipped).endswith("(mel spectrogram + HiFi-GAN vocoder)")
