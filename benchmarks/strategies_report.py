@@ -267,9 +267,12 @@ def reference_rows(results, group):
     for name in names:
         row = {}
         for key, _, _ in TABLE_COLUMNS:
-            values = [systems[name][key]["mean"] for systems in per_set.values()]
+            # .get: results scored before a column was added lack its key
+            values = [
+                systems[name].get(key, {}).get("mean") for systems in per_set.values()
+            ]
             if len(values) == 1:  # one test set: its utterance-level interval
-                row[key] = dict(next(iter(per_set.values()))[name][key])
+                row[key] = dict(next(iter(per_set.values()))[name].get(key, {}))
             else:
                 row[key] = seed_stats(values)
         rows[name] = row
@@ -328,10 +331,11 @@ def run_table(results):
         value = summary.get(key, {}).get("mean")
         if value is None or not math.isfinite(value):
             return "–"
-        return f"{value:.{1 if key == 'wer' else 2 if key == 'pesq' else 3}f}"
+        return f"{value:.{1 if key == 'wer' else 2 if key in ('pesq', 'mcd') else 3}f}"
 
     head = ["strategy", "seed", "steps", "best valid mel L1"]
-    head += [f"{g} PESQ / STOI / ESTOI / WER %" for g in GROUPS]
+    metrics = " / ".join(h for _, h, _ in TABLE_COLUMNS)
+    head += [f"{g} {metrics}" for g in GROUPS]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for (strategy, seed), r in sorted(
         results.items(), key=lambda kv: (STRATEGIES.index(kv[0][0]), kv[0][1])

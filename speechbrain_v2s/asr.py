@@ -523,7 +523,7 @@ class SpeechBrainTranscriber(Transcriber):
         ]
 
 
-def make_transcriber(spec, savedir=None):
+def make_transcriber(spec, savedir=None, device=None):
     """Build a transcriber from a short spec string.
 
     Arguments
@@ -542,6 +542,9 @@ def make_transcriber(spec, savedir=None):
         ``"none"`` give ``None`` (no ASR, no WER).
     savedir : str, optional
         Download folder for Hub models.
+    device : str, optional
+        Torch device of neural models (default: SpeechBrain models on the
+        CPU, Whisper on CUDA when available).
 
     Returns
     -------
@@ -567,12 +570,16 @@ def make_transcriber(spec, savedir=None):
     if spec is None or str(spec).strip().lower() in ("", "none"):
         return None
     spec = str(spec).strip()
+    run_opts = {"device": device} if device else None
     name, _, option = spec.partition(":")
     if name.lower() == "pocketsphinx":
         return PocketsphinxTranscriber(grammar=option or None)
     if name.lower() == SYNTHETIC:
         return SpeechBrainTranscriber(
-            option or SYNTHETIC_JUDGE, savedir=savedir, interface="encoder"
+            option or SYNTHETIC_JUDGE,
+            savedir=savedir,
+            interface="encoder",
+            run_opts=run_opts,
         )
     if name.lower() == "whisper":
         # Imported here: judges_hf builds on this module.
@@ -586,7 +593,7 @@ def make_transcriber(spec, savedir=None):
                 "whisper needs a model: whisper:<folder or Hub id>[:grid]"
             )
         grammar = GRID_RULE if grammar.lower() == GRID_RULE else None
-        return WhisperTranscriber(source, grammar=grammar)
+        return WhisperTranscriber(source, grammar=grammar, device=device)
     if name.lower() == "speechbrain" and option:
-        return SpeechBrainTranscriber(option, savedir=savedir)
-    return SpeechBrainTranscriber(spec, savedir=savedir)
+        return SpeechBrainTranscriber(option, savedir=savedir, run_opts=run_opts)
+    return SpeechBrainTranscriber(spec, savedir=savedir, run_opts=run_opts)

@@ -16,7 +16,7 @@ import os
 import sys
 from contextlib import nullcontext
 
-from speechbrain_v2s.cli_common import HelpFormatter, add_version
+from speechbrain_v2s.cli_common import HelpFormatter, add_version, check_device
 from speechbrain_v2s.outputs import (
     EXIT_INTERRUPTED,
     EXIT_NOTHING_DONE,
@@ -27,21 +27,29 @@ from speechbrain_v2s.outputs import (
     printable,
     summary_line,
 )
+from speechbrain_v2s.video.inputs import InputError, read_manifest
 from speechbrain_v2s.video.io import VIDEO_EXTENSIONS, utf8_name
 
 EXIT_USAGE = EXIT_NOTHING_DONE
 # Videos, and the mouth-ROI caches v2s-preprocess writes; any case.
 INPUT_EXTENSIONS = VIDEO_EXTENSIONS + (".npz",)
 LIST_EXTENSIONS = (".txt", ".lst")
+MANIFEST_EXTENSIONS = (".json",)
 
 
 def _error(message):
     print(f"error: {printable(message)}", file=sys.stderr)
 
 
-def expand_inputs(inputs):
+def expand_inputs(inputs, data_root=None):
     """``(input, name relative to where it was found)`` for files, folders
-    (recursive) and ``.txt``/``.lst`` lists; each input once.
+    (recursive), ``.txt``/``.lst`` lists and ``.json`` manifests; each input
+    once.
+
+    A manifest entry (a recipe's ``<split>.json``: ``{id: {"video": ...}}``)
+    is named from its id, so that ``v2s-evaluate --manifest`` pairs the
+    outputs with the references; its cached mouth ROIs (``roi_path``) are
+    read when that file exists, else its video.
 
     Example
     -------
@@ -52,6 +60,11 @@ def expand_inputs(inputs):
     ...     open(os.path.join(d, name), "w").close()
     >>> [rel for _, rel in expand_inputs([d])]
     ['c.m4v', 's1/a.MP4']
+    >>> import json
+    >>> m = os.path.join(d, "test.json")
+    >>> json.dump({"s1_a": {"video": "s1/a.MP4", "wav": "a.wav"}}, open(m, "w"))
+    >>> [(os.path.relpath(path, d), rel) for path, rel in expand_inputs([m])]
+    [('s1/a.MP4', 's1_a.MP4')]
     """
     out, seen = [], set()
 
@@ -68,6 +81,11 @@ def expand_inputs(inputs):
                     if os.path.splitext(name)[1].lower() in INPUT_EXTENSIONS:
                         path = os.path.join(folder, name)
                         add(path, os.path.relpath(path, item))
+        elif item.lower().endswith(MANIFEST_EXTENSIONS) and os.path.isfile(item):
+            for entry in read_manifest(item, data_root):
+                roi = entry["roi"]
+                path = roi if roi and os.path.isfile(roi) else entry["video"] or roi
+                add(path, _id_name(entry["id"]) + os.path.splitext(path)[1])
         elif item.lower().endswith(LIST_EXTENSIONS) and os.path.isfile(item):
             with open(item, encoding="utf-8", errors="surrogateescape") as handle:
                 for line in handle:
@@ -78,12 +96,25 @@ def expand_inputs(inputs):
     return out
 
 
+def _id_name(key):
+    """A manifest id as a path under the output folder: ``/`` makes folders
+    (as ids of ``<speaker>/<utt>`` pair in ``v2s-evaluate``), but nothing may
+    climb out (``..``, absolute ids)."""
+    parts = [p for p in key.replace("\\", "/").split("/") if p not in ("", ".", "..")]
+    return "/".join(parts) or "_"
+
+
+def _is_collection(path):
+    return os.path.isdir(path) or path.lower().endswith(
+        LIST_EXTENSIONS + MANIFEST_EXTENSIONS
+    )
+
+
 def _plan_outputs(entries, args):
     """Output wav of each input: ``-o`` itself (one video named on the command
     line), names under the ``-o`` folder, or beside each input."""
     single = len(args.inputs) == 1 and len(entries) == 1
-    single = single and not os.path.isdir(args.inputs[0])
-    single = single and not args.inputs[0].lower().endswith(LIST_EXTENSIONS)
+    single = single and not _is_collection(args.inputs[0])
     if args.output and single and not _is_folder_name(args.output):
         return [args.output]
     if args.output:
@@ -96,7 +127,7 @@ def _plan_outputs(entries, args):
     outputs = [None] * len(entries)
     for folder, members in by_folder.items():
         names = name_outputs(
-            [(entries[i][0], os.path.basename(entries[i][0])) for i in members], ".wav"
+            [(entries[i][0], os.path.basename(entries[i][1])) for i in members], ".wav"
         )
         for index, name in zip(members, names):
             outputs[index] = os.path.join(folder, name)
@@ -144,13 +175,20 @@ def build_synthesize_parser():
         formatter_class=HelpFormatter,
     )
     add_version(parser)
-    parser.add_argument("inputs", nargs="+", help="videos, folders or list files")
+    parser.add_argument(
+        "inputs",
+        nargs="+",
+        help="videos, folders, list files or JSON manifests (a recipe's "
+        "<split>.json; outputs are named from its ids)",
+    )
     parser.add_argument(
         "-o",
         "--output",
-        help="output wav (one video) or folder (several, or a folder or list "
-        "given; the inputs' relative paths are kept); default: beside each input",
+        help="output wav (one video) or folder (several, or a folder, list or "
+        "manifest given; the inputs' relative paths are kept); default: beside "
+        "each input",
     )
+    parser.add_argument("--data-root", help="fills {data_root} in the manifests' paths")
     parser.add_argument(
         "--model", required=True, help="model folder or Hugging Face Hub id"
     )
@@ -206,7 +244,16 @@ def synthesize_main(argv=None):
 
 
 def _synthesize(args):
-    entries = expand_inputs(args.inputs)
+    try:
+        args.device = check_device(args.device)
+    except ValueError as err:
+        _error(str(err))
+        return EXIT_USAGE
+    try:
+        entries = expand_inputs(args.inputs, args.data_root)
+    except InputError as err:
+        _error(str(err))
+        return EXIT_USAGE
     if not entries:
         _error("no input videos found")
         return EXIT_USAGE

@@ -79,3 +79,58 @@ class HelpFormatter(argparse.HelpFormatter):
         ):
             text += " (default: %(default)s)"
         return text
+
+
+def check_device(text):
+    """``--device`` as SpeechBrain and torch take it, or ``ValueError`` with
+    one line when this machine cannot run it.
+
+    ``cuda`` becomes ``cuda:0`` (SpeechBrain warns that it "could not parse"
+    a bare ``cuda``); a CUDA device without a GPU, or a GPU index this
+    machine does not have, is refused before any model is loaded.
+
+    Arguments
+    ---------
+    text : str
+        ``cpu``, ``cuda``, ``cuda:N``, ``mps``...
+
+    Returns
+    -------
+    str
+
+    Example
+    -------
+    >>> check_device("cpu")
+    'cpu'
+    >>> check_device("gpu")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: --device gpu: not a device (cpu, cuda, cuda:N, ...)
+    """
+    text = str(text).strip()
+    if text == "cpu":
+        return text
+    import torch  # here: the tools' --help and --version stay quick
+
+    try:
+        device = torch.device(text)
+    except (RuntimeError, ValueError):
+        raise ValueError(
+            f"--device {text}: not a device (cpu, cuda, cuda:N, ...)"
+        ) from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"--device {text}: CUDA is not available on this machine "
+                "(no GPU or no driver torch can use); use --device cpu"
+            )
+        count, index = torch.cuda.device_count(), device.index or 0
+        if index >= count:
+            raise ValueError(
+                f"--device {text}: this machine has {count} CUDA device(s) "
+                f"(cuda:0 to cuda:{count - 1})"
+            )
+        return f"cuda:{index}"
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"--device {text}: MPS is not available on this machine")
+    return text

@@ -1,6 +1,8 @@
 """The batch tools as users run them: ``v2s-synthesize`` and ``v2s-preprocess``
 on colliding names, odd names, mistaken arguments, and Ctrl-C."""
 
+import csv
+import json
 import os
 import shutil
 import signal
@@ -15,10 +17,11 @@ import torch
 from recipe_runs import ROOT, subprocess_env
 
 from speechbrain_v2s.cli import synthesize_main
+from speechbrain_v2s.evaluation import main as evaluate_main
 from speechbrain_v2s.export import export_architecture
 from speechbrain_v2s.video.inputs import collect_inputs
 from speechbrain_v2s.video.io import write_video
-from speechbrain_v2s.video.mouth_roi import load_roi
+from speechbrain_v2s.video.mouth_roi import load_roi, save_roi
 from speechbrain_v2s.video.preprocess import main as preprocess_main
 
 ODD = os.fsdecode(b"caf\xe9")  # a Latin-1 name: not valid UTF-8
@@ -104,6 +107,85 @@ def test_synthesize_exit_codes(model_dir, tmp_path, capsys):
     blocker.write_text("")
     assert _synth(src, "-o", blocker / "sub", "--model", model_dir) == 2
     assert "cannot create the output folder" in capsys.readouterr().err
+
+
+def _recipe_manifest(tmp_path):
+    """A recipe's save/test.json: ids, {data_root} paths, a cached ROI entry
+    and an id with a speaker folder."""
+    data = _tree(tmp_path / "data", ["s1/a.mp4", "s3/c.mp4"])
+    for name in ("s1/a.wav", "s3/c.wav"):  # as long as the 4 frames
+        soundfile.write(str(data / name), np.zeros(3840), 24000)
+    save_roi(str(tmp_path / "rois" / "b.npz"), np.full((4, 96, 96), 90, np.uint8))
+    entries = {
+        "s1_a": {"video": "{data_root}/s1/a.mp4", "wav": "{data_root}/s1/a.wav"},
+        "s2_b": {
+            "video": "{data_root}/s2/b.mp4",  # not there: the ROI cache is used
+            "roi_path": str(tmp_path / "rois" / "b.npz"),
+            "wav": "{data_root}/s2/b.wav",
+        },
+        "s3/c": {"video": "{data_root}/s3/c.mp4", "wav": "{data_root}/s3/c.wav"},
+    }
+    manifest = tmp_path / "save" / "test.json"
+    manifest.parent.mkdir()
+    manifest.write_text(json.dumps(entries))
+    return manifest, data
+
+
+def test_synthesize_a_recipe_manifest_then_evaluate_it(model_dir, tmp_path, capsys):
+    manifest, data = _recipe_manifest(tmp_path)
+    gen = tmp_path / "gen"
+    args = [manifest, "-o", gen, "--model", model_dir, "--data-root", data]
+    assert _synth(*args) == 0
+    assert _files(gen, ".wav") == ["s1_a.wav", "s2_b.wav", "s3/c.wav"]
+    assert "done 3, skipped 0 existing, failed 0 of 3" in capsys.readouterr().err
+    # The references the manifest names: v2s-evaluate pairs them by id.
+    for ref, made in (("s1/a", "s1_a"), ("s2/b", "s2_b"), ("s3/c", "s3/c")):
+        os.makedirs(os.path.dirname(data / ref), exist_ok=True)
+        shutil.copy(gen / f"{made}.wav", data / f"{ref}.wav")
+    out = tmp_path / "eval"
+    code = evaluate_main(
+        ["--manifest", str(manifest), "--gen-dir", str(gen), "--data-root",
+         str(data), "-o", str(out), "--no-progress"]
+    )  # fmt: skip
+    assert code == 0
+    with open(out / "per_utterance.csv", newline="") as f:
+        rows = {r["id"]: r for r in csv.DictReader(f)}
+    assert sorted(rows) == ["s1_a", "s2_b", "s3/c"]
+    assert rows["s3/c"]["gen"] == str(gen / "s3" / "c.wav")
+    assert not any("no generated file" in r["error"] for r in rows.values())
+
+
+def test_synthesize_manifest_mistakes_are_one_line(model_dir, tmp_path, capsys):
+    manifest, data = _recipe_manifest(tmp_path)
+    out = tmp_path / "gen"
+    assert _synth(manifest, "-o", out, "--model", model_dir) == 2  # no --data-root
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(manifest) in err[0] and "--data-root" in err[0]
+    audio_only = tmp_path / "audio.json"
+    audio_only.write_text(json.dumps({"u": {"wav": "u.wav"}}))
+    assert _synth(audio_only, "-o", out, "--model", model_dir) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no entry has a 'video'" in err[0]
+    assert not os.path.exists(out) or not os.listdir(out)
+
+
+def test_preprocess_a_recipe_manifest(tmp_path, capsys):
+    manifest, data = _recipe_manifest(tmp_path)
+    out = tmp_path / "rois_out"
+    args = [str(manifest), "-o", str(out), "--already-cropped", "--no-progress"]
+    assert preprocess_main(args) == 2  # {data_root} without --data-root
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--data-root" in err[0]
+    # With it: the videos there, named as training's ROI cache names them.
+    assert preprocess_main([*args, "--data-root", str(data)]) == 1  # s2/b.mp4: none
+    assert _files(out, ".npz") == ["s1/a.npz", "s3/c.npz"]
+    assert f"{data / 's2' / 'b.mp4'}: file not found" in capsys.readouterr().err
+    # A missing audio file is named as such, not as the video.
+    (data / "s1" / "a.wav").unlink()
+    code = preprocess_main([str(manifest), "-o", str(tmp_path / "again"),
+                            "--already-cropped", "--data-root", str(data)])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 1 and f"its audio {data / 's1' / 'a.wav'} is not there" in err
 
 
 def test_folder_scan_extensions(tmp_path):

@@ -116,3 +116,54 @@ def test_old_spellings_still_parse():
     pre = build("v2s-preprocess").parse_args(["v", "--output", "r", "--strict"])
     assert (pre.output, pre.strict) == ("r", True)
     assert "--strict" not in build("v2s-preprocess").format_help()
+
+
+# Tools that load models take --device, checked before anything loads.
+DEVICE_TOOLS = {"v2s-synthesize", "v2s-evaluate"}
+
+
+@pytest.mark.parametrize("tool", sorted(DEVICE_TOOLS))
+def test_device_is_an_option(tool):
+    assert option(build(tool), "--device") is not None
+
+
+@pytest.mark.parametrize(
+    "gpus, text, expected",
+    [
+        (0, "cpu", "cpu"),
+        (1, "cuda", "cuda:0"),  # SpeechBrain warns on a bare "cuda"
+        (2, "cuda:1", "cuda:1"),
+        (0, "cuda", "CUDA is not available on this machine"),
+        (1, "cuda:1", "this machine has 1 CUDA device(s) (cuda:0 to cuda:0)"),
+        (1, "gpu", "--device gpu: not a device (cpu, cuda, cuda:N, ...)"),
+    ],
+)
+def test_check_device(monkeypatch, gpus, text, expected):
+    import torch
+
+    from speechbrain_v2s.cli_common import check_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: gpus > 0)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: gpus)
+    if expected.startswith(("cpu", "cuda:")):
+        assert check_device(text) == expected
+    else:
+        with pytest.raises(ValueError) as err:
+            check_device(text)
+        assert expected in str(err.value) and "\n" not in str(err.value)
+
+
+def test_synthesize_cuda_without_cuda_is_one_line(monkeypatch, tmp_path, capsys):
+    import torch
+
+    from speechbrain_v2s.cli import synthesize_main
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    video = tmp_path / "a.mp4"
+    video.write_bytes(b"")
+    code = synthesize_main(["--model", "/no/model", str(video), "--device", "cuda"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err == [
+        "error: --device cuda: CUDA is not available on this machine (no GPU or "
+        "no driver torch can use); use --device cpu"
+    ]  # before the model: not SpeechBrain's "Could not parse CUDA device string"

@@ -168,13 +168,18 @@ def test_summary_wer_is_corpus_level_with_bootstrap_ci():
 def test_tables_have_one_row_per_system():
     a = {k: {"mean": 0.5, "ci95": 0.01} for k in ("pesq", "stoi", "estoi")}
     a["wer"] = {"mean": 30.0, "ci95": 2.0}
+    a["mcd"] = {"mean": 6.0, "ci95": 0.5}
     b = {k: {"mean": 0.4, "ci95": math.nan} for k in ("pesq", "stoi", "estoi")}
     b["wer"] = {"mean": math.nan, "ci95": math.nan}
+    b["mcd"] = {"mean": 9.25, "ci95": math.nan}
     md = markdown_table({"Ours": a, "Base_line": b}).splitlines()
+    assert md[0] == "| System | PESQ ↑ | STOI ↑ | ESTOI ↑ | MCD (dB) ↓ | WER (%) ↓ |"
     assert len(md) == 4 and md[2].startswith("| Ours | **0.50 ± 0.01**")
-    assert md[3] == "| Base_line | 0.40 | 0.400 | 0.400 | – |"
+    assert "| **6.00 ± 0.50** |" in md[2]  # MCD: lower is better
+    assert md[3] == "| Base_line | 0.40 | 0.400 | 0.400 | 9.25 | – |"
     tex = latex_table({"Ours": a, "Base_line": b})
-    assert r"Base\_line & 0.40 & 0.400 & 0.400 & -- \\" in tex
+    assert r"MCD (dB) $\downarrow$" in tex
+    assert r"Base\_line & 0.40 & 0.400 & 0.400 & 9.25 & -- \\" in tex
     assert r"\textbf{30.0 $\pm$ 2.0}" in tex and r"\toprule" in tex
 
 
@@ -195,7 +200,9 @@ def test_cli_two_systems_with_a_corrupt_file(folders, tmp_path, capsys):
     assert [r["system"] for r in rows] == ["Copy"] * 3 + ["Noisy"] * 3
     assert rows[0]["ref_samples"] == rows[0]["gen_samples"]
     assert "unreadable audio" in rows[5]["error"]
+    assert float(rows[0]["mcd"]) == 0.0 and float(rows[3]["mcd"]) > 0  # dB
     md = (out / "summary.md").read_text().splitlines()
+    assert "| MCD (dB) ↓ |" in md[0]
     assert md[2].startswith("| Copy |") and md[3].startswith("| Noisy |")
     tex = (out / "summary.tex").read_text()
     assert "Copy &" in tex and "Noisy &" in tex
@@ -252,6 +259,71 @@ class _no_raise:
 
     def __exit__(self, *exc):
         return False
+
+
+def _manifest(tmp_path, ids=("s1_u0", "s1_u1")):
+    """A recipe's test.json over the reference folder."""
+    entries = {
+        key: {"video": f"{{data_root}}/{key}.mp4",
+              "wav": f"{{data_root}}/s1/{key[3:]}.wav"}
+        for key in ids
+    }  # fmt: skip
+    path = tmp_path / "save" / "test.json"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(entries))
+    return path
+
+
+def test_cli_no_generated_file_is_exit_2(folders, tmp_path, capsys):
+    """Generations named otherwise than the manifest's ids (here by stem
+    under another folder): every row would be an error, the table dashes."""
+    gen = tmp_path / "gen"
+    write_audio(gen / "other.wav", speech_like(seconds=0.5))
+    manifest = _manifest(tmp_path)
+    code = main(
+        ["--manifest", str(manifest), "--gen-dir", str(gen), "--data-root",
+         str(folders / "ref"), "-o", str(tmp_path / "o"), "--no-progress"]
+    )  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert err[0].startswith(f"v2s-evaluate: error: {gen}: no generated file")
+    assert str(manifest) in err[0]
+    assert not (tmp_path / "o" / "summary.md").exists()
+
+
+def test_cli_ref_dir_may_be_a_recipe_manifest(folders, tmp_path, capsys):
+    gen = tmp_path / "gen"
+    for key in ("s1_u0", "s1_u1"):  # as v2s-synthesize names them: by id
+        write_audio(
+            gen / f"{key}.wav", load_audio(folders / "ref/s1" / f"{key[3:]}.wav")
+        )
+    manifest, out = _manifest(tmp_path), tmp_path / "o"
+    args = ["--ref-dir", str(manifest), "--gen-dir", str(gen), "-o", str(out),
+            "--no-progress"]  # fmt: skip
+    assert main(args) == 2  # {data_root} in its paths
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "give --data-root" in err[0]
+    assert main(args + ["--data-root", str(folders / "ref")]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["systems"]["gen"]["utterances"] == 2
+    assert summary["systems"]["gen"]["failed"] == 0
+    assert summary["systems"]["gen"]["stoi"]["mean"] > 0.99
+
+
+@pytest.mark.parametrize("device", ["cuda", "cuda:1"])
+def test_cli_cuda_without_cuda_is_one_line(folders, tmp_path, capsys, device):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(torch.cuda, "is_available", lambda: False)
+        code = main(
+            ["--ref-dir", str(folders / "ref"), "--gen-dir", str(folders / "good"),
+             "--device", device, "-o", str(tmp_path / "o"), "--no-progress"]
+        )  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1, err
+    assert err[0] == (
+        f"v2s-evaluate: error: --device {device}: CUDA is not available on this "
+        "machine (no GPU or no driver torch can use); use --device cpu"
+    )
 
 
 def test_loaded_audio_lengths_are_24k(folders):

@@ -8,8 +8,13 @@ the reference text for WER; with a speaker-embedding model (any SpeechBrain
 cosine similarity of the reference's and the generation's embeddings. The
 results are one row per utterance and one summary per system, written as CSV,
 JSON, a Markdown table and a LaTeX table in the paper's layout (rows =
-systems; PESQ, STOI, ESTOI, WER with 95 % confidence intervals, and speaker
-similarity when asked for), plus reference-vs-generated mel plots.
+systems; PESQ, STOI, ESTOI, MCD and WER with 95 % confidence intervals, and
+speaker similarity when asked for), plus reference-vs-generated mel plots.
+
+From a trained run to its scores, the recipe's test manifest names both
+sides: ``v2s-synthesize --model M results/run/save/test.json -o gen/`` writes
+``gen/<id>.wav``, and ``v2s-evaluate --manifest results/run/save/test.json
+--gen-dir gen/`` pairs each entry with its ``wav``.
 
 Length rule: the generated waveform is cut or zero-padded at its end to the
 reference's length (:func:`speechbrain_v2s.metrics.align_lengths`); both

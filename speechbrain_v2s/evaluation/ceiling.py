@@ -12,11 +12,12 @@ from speechbrain_v2s.evaluation.errors import EvaluationError
 logger = logging.getLogger(__name__)
 
 
-def load_synthesizer(source, savedir=None):
+def load_synthesizer(source, savedir=None, device=None):
     """A model folder or Hub id, loaded as a V2A model
     (:class:`~speechbrain_v2s.inference.VideoToSpeech`) or, when it has no
     ROI statistics, an A2A one (:class:`~speechbrain_v2s.inference.AudioToAudio`):
-    both give the folder's mel-to-wave path (``vocode``).
+    both give the folder's mel-to-wave path (``vocode``), on ``device``
+    (default: the CPU).
 
     Raises
     ------
@@ -36,20 +37,25 @@ def load_synthesizer(source, savedir=None):
     local = os.path.isabs(source) or source.startswith((".", "~"))
     if (local or source.count("/") > 1) and not os.path.isdir(source):
         raise EvaluationError(f"model folder not found: {source}")
+    kwargs = {"source": source, "savedir": savedir}
+    if device:
+        kwargs["run_opts"] = {"device": device}
     try:
         try:
-            return VideoToSpeech.from_hparams(source=source, savedir=savedir)
+            return VideoToSpeech.from_hparams(**kwargs)
         except ValueError as err:  # no roi_mean/roi_std: an A2A folder
             if "Need hparams" not in str(err):
                 raise
-            return AudioToAudio.from_hparams(source=source, savedir=savedir)
+            return AudioToAudio.from_hparams(**kwargs)
     except Exception as err:  # noqa: BLE001 - any failure: one clear message
         raise EvaluationError(
             f"cannot load model {source!r}: {type(err).__name__}: {err}"
         ) from err
 
 
-def write_vocoder_ceiling(model, references, out_dir, savedir=None, overwrite=False):
+def write_vocoder_ceiling(
+    model, references, out_dir, savedir=None, overwrite=False, device=None
+):
     """The mel family's ceiling as a system: ``<out_dir>/<id>.wav`` for each
     reference, its mel (:func:`compute_mel`, the models' training target)
     through the model folder's own mel-to-wave path (its vocoder, or
@@ -73,6 +79,8 @@ def write_vocoder_ceiling(model, references, out_dir, savedir=None, overwrite=Fa
         Where ``from_hparams`` puts the model when ``model`` is a source.
     overwrite : bool
         Re-vocode files that exist (default: keep them, so re-runs are cheap).
+    device : str, optional
+        Torch device ``model`` is loaded on when it is a source.
 
     Returns
     -------
@@ -108,7 +116,7 @@ def write_vocoder_ceiling(model, references, out_dir, savedir=None, overwrite=Fa
     from speechbrain_v2s.audio.io import write_audio
 
     if isinstance(model, str | os.PathLike):
-        model = load_synthesizer(model, savedir)
+        model = load_synthesizer(model, savedir, device)
     try:
         name = f"ground truth (mel + {model.vocoder_name})"
     except ValueError as err:

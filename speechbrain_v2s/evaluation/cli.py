@@ -10,7 +10,7 @@ import os
 import sys
 from pathlib import Path
 
-from speechbrain_v2s.cli_common import HelpFormatter, add_version
+from speechbrain_v2s.cli_common import HelpFormatter, add_version, check_device
 from speechbrain_v2s.evaluation.ceiling import write_vocoder_ceiling
 from speechbrain_v2s.evaluation.errors import EvaluationError
 from speechbrain_v2s.evaluation.references import (
@@ -60,9 +60,13 @@ def build_parser():
     )
     add_version(p)
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--ref-dir", help="reference audio folder")
     src.add_argument(
-        "--manifest", help="SpeechBrain JSON manifest; its 'wav' is the reference"
+        "--ref-dir", help="reference audio folder (a .json file: as --manifest)"
+    )
+    src.add_argument(
+        "--manifest",
+        help="SpeechBrain JSON manifest (e.g. a run's save/test.json); its 'wav' "
+        "is the reference and its ids name the generated files",
     )
     p.add_argument(
         "--gen-dir",
@@ -117,6 +121,12 @@ def build_parser():
     p.add_argument("--out", dest="out", default="evaluation", help=argparse.SUPPRESS)
     p.add_argument(
         "--plots", type=int, default=0, help="mel plots for the first N pairs"
+    )
+    p.add_argument(
+        "--device",
+        help="device of the neural judges (--asr, --speaker-model) and the "
+        "--vocoder-ceiling model: cpu, cuda, cuda:N (default: CUDA when "
+        "available)",
     )
     p.add_argument("-j", "--jobs", type=int, default=1, help="worker processes")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -184,6 +194,11 @@ def run(args):
     names, gen_dirs = _system_names(args), list(args.gen_dir)
     if args.jobs < 1 or args.plots < 0:
         raise EvaluationError("--jobs must be >= 1 and --plots >= 0")
+    device = _device(getattr(args, "device", None))
+    if args.ref_dir and os.path.isfile(args.ref_dir):
+        if not args.ref_dir.lower().endswith(".json"):
+            raise EvaluationError(f"{args.ref_dir}: --ref-dir is a folder or a .json")
+        args.manifest, args.ref_dir = args.ref_dir, None
     if getattr(args, "vocoder_ceiling", None):
         # The first row: the best any mel model with this vocoder can score.
         folder = os.path.join(args.out, "vocoder_ceiling")
@@ -193,6 +208,7 @@ def run(args):
             folder,
             savedir=os.path.join(args.out, "vocoder_ceiling_model"),
             overwrite=True,  # never a previous run's model
+            device=device,
         )
         if name in names:
             raise EvaluationError(f"system names must differ: {name!r} is taken")
@@ -207,9 +223,15 @@ def run(args):
         if not pairs:
             ref = args.manifest or args.ref_dir
             raise EvaluationError(f"no matching audio files in {ref} and {gen_dir}")
+        if not any(pair["gen"] for pair in pairs):
+            # Every row would be an error and the table all dashes.
+            raise EvaluationError(
+                f"{gen_dir}: no generated file for any of the {len(pairs)} entries "
+                f"of {args.manifest} (they are looked up by the entries' ids)"
+            )
         all_pairs[name] = pairs
     try:
-        asr = make_transcriber(args.asr)
+        asr = make_transcriber(args.asr, device=device)
     except TranscriberError as err:
         raise EvaluationError(f"--asr {args.asr}: {err}") from err
     if asr is not None:
@@ -221,7 +243,7 @@ def run(args):
                 )
     speaker_model = None
     if args.speaker_model:
-        speaker_model = make_speaker_model(args.speaker_model)
+        speaker_model = make_speaker_model(args.speaker_model, device=device)
     columns = TABLE_COLUMNS + ((SPEAKER_COLUMN,) if speaker_model else ())
     os.makedirs(args.out, exist_ok=True)
     summaries, all_rows = {}, []
@@ -267,6 +289,19 @@ def run(args):
         f.write(latex_table(summaries, columns) + "\n")
     print(table)
     return summaries
+
+
+def _device(text):
+    """``--device``, checked before any model loads; None: CUDA when
+    available."""
+    if text is None:
+        import torch
+
+        return "cuda:0" if torch.cuda.is_available() else "cpu"
+    try:
+        return check_device(text)
+    except ValueError as err:
+        raise EvaluationError(str(err)) from None
 
 
 def main(argv=None):

@@ -113,8 +113,13 @@ def _read_manifest(path):
     return data
 
 
-def _fill_root(value, data_root):
+def _fill_root(value, data_root, manifest=None, key=None):
     value = str(value)
+    if data_root is None and ("{data_root}" in value or "$data_root" in value):
+        raise EvaluationError(
+            f"manifest {manifest}: entry {key} has {{data_root}} in its paths: "
+            "give --data-root"
+        )
     if data_root is not None:
         for key in ("{data_root}", "$data_root", "{root}", "$root"):
             value = value.replace(key, str(data_root))
@@ -164,7 +169,7 @@ def pairs_from_manifest(manifest, gen_dir, data_root=None):
     for key, entry in data.items():
         if "wav" not in entry:
             raise EvaluationError(f"manifest {manifest}: entry {key} has no 'wav'")
-        ref = Path(_fill_root(entry["wav"], data_root))
+        ref = Path(_fill_root(entry["wav"], data_root, manifest, key))
         candidates = (str(key), f"{ref.parent.name}/{ref.stem}", ref.stem)
         gen = next((gens[c] for c in candidates if c in gens), None)
         pair = {"id": str(key), "ref": str(ref), "gen": str(gen) if gen else ""}
@@ -214,7 +219,7 @@ def reference_files(manifest=None, ref_dir=None, data_root=None):
         for key, entry in _read_manifest(manifest).items():
             if "wav" not in entry:
                 raise EvaluationError(f"manifest {manifest}: entry {key} has no 'wav'")
-            files[str(key)] = _fill_root(entry["wav"], data_root)
+            files[str(key)] = _fill_root(entry["wav"], data_root, manifest, key)
         return files
     _require_dir(ref_dir, "reference")
     return {key: str(path) for key, path in _audio_files(ref_dir).items()}

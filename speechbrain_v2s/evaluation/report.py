@@ -16,6 +16,7 @@ TABLE_COLUMNS = (  # the paper's table: key, header, higher is better
     ("pesq", "PESQ", True),
     ("stoi", "STOI", True),
     ("estoi", "ESTOI", True),
+    ("mcd", "MCD (dB)", False),
     ("wer", "WER (%)", False),
 )
 SPEAKER_COLUMN = ("speaker_sim", "SpkSim", True)  # with --speaker-model
@@ -87,11 +88,12 @@ def markdown_table(systems, columns=TABLE_COLUMNS):
     Example
     -------
     >>> s = {"pesq": {"mean": 1.5, "ci95": 0.1}, "stoi": {"mean": 0.6, "ci95": 0.02},
-    ...      "estoi": {"mean": 0.4, "ci95": 0.03}, "wer": {"mean": 20.0, "ci95": 3.0}}
+    ...      "estoi": {"mean": 0.4, "ci95": 0.03}, "mcd": {"mean": 7.5, "ci95": 0.4},
+    ...      "wer": {"mean": 20.0, "ci95": 3.0}}
     >>> print(markdown_table({"Ours": s}))
-    | System | PESQ ↑ | STOI ↑ | ESTOI ↑ | WER (%) ↓ |
-    |---|---|---|---|---|
-    | Ours | 1.50 ± 0.10 | 0.600 ± 0.020 | 0.400 ± 0.030 | 20.0 ± 3.0 |
+    | System | PESQ ↑ | STOI ↑ | ESTOI ↑ | MCD (dB) ↓ | WER (%) ↓ |
+    |---|---|---|---|---|---|
+    | Ours | 1.50 ± 0.10 | 0.600 ± 0.020 | 0.400 ± 0.030 | 7.50 ± 0.40 | 20.0 ± 3.0 |
     """
     head = ["System"] + [f"{h} {'↑' if up else '↓'}" for _, h, up in columns]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]

@@ -207,7 +207,7 @@ def _speaker_similarity_here(rows, speaker_model, progress):
             row["error"] = f"speaker model failed: {type(err).__name__}: {err}"
 
 
-def make_speaker_model(source, savedir=None):
+def make_speaker_model(source, savedir=None, device=None):
     """The speaker embedder of ``--speaker-model``.
 
     ``wavlm:<folder or Hub id>`` is a ``transformers`` ``WavLMForXVector``
@@ -216,7 +216,8 @@ def make_speaker_model(source, savedir=None):
     is any SpeechBrain ``EncoderClassifier`` ``from_hparams`` source (e.g. an
     ECAPA-TDNN folder or Hub id) through
     :class:`speechbrain_v2s.nnet.speaker.SpeakerEmbedder`. Both resample the
-    24 kHz audio to the model's 16 kHz.
+    24 kHz audio to the model's 16 kHz. ``device`` is the torch device
+    (default: SpeechBrain's CPU, WavLM on CUDA when available).
 
     Raises
     ------
@@ -239,7 +240,7 @@ def make_speaker_model(source, savedir=None):
     source = str(source)
     name, _, option = source.partition(":")
     if name.lower() == "wavlm":
-        return _wavlm_speaker_model(option)
+        return _wavlm_speaker_model(option, device)
     local = os.path.isabs(source) or source.startswith((".", "~"))
     if (local or source.count("/") > 1) and not os.path.isdir(source):
         raise EvaluationError(f"speaker model folder not found: {source}")
@@ -248,20 +249,21 @@ def make_speaker_model(source, savedir=None):
     ):
         raise EvaluationError(f"speaker model folder has no hyperparams.yaml: {source}")
     try:
-        return SpeakerEmbedder(source, savedir=savedir)
+        run_opts = {"device": device} if device else None
+        return SpeakerEmbedder(source, savedir=savedir, run_opts=run_opts)
     except Exception as err:  # noqa: BLE001 - any failure: one clear message
         raise EvaluationError(
             f"cannot load speaker model {source!r}: {type(err).__name__}: {err}"
         ) from err
 
 
-def _wavlm_speaker_model(source):
+def _wavlm_speaker_model(source, device=None):
     from speechbrain_v2s.judges_hf import HFModelError, WavLMSpeakerEmbedder
 
     if not source:
         raise EvaluationError("wavlm needs a model: wavlm:<folder or Hub id>")
     try:
-        return WavLMSpeakerEmbedder(source)
+        return WavLMSpeakerEmbedder(source, device=device)
     except HFModelError as err:
         raise EvaluationError(str(err)) from err
 

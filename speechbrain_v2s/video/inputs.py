@@ -73,7 +73,57 @@ def _read_text(path):
     return text
 
 
-def _read_manifest(path, data_root):
+def _filled(path, value, key, data_root):
+    """``value`` with the ``data_root`` placeholder filled; InputError when it
+    is there and no ``data_root`` was given (the path would not exist)."""
+    value = str(value)
+    if data_root is None and ("{data_root}" in value or "$data_root" in value):
+        raise InputError(
+            path, f"entry {key!r} has {{data_root}} in its paths: give --data-root"
+        )
+    return value
+
+
+def read_manifest(path, data_root=None):
+    """The videos of a SpeechBrain JSON manifest, as the recipes write them.
+
+    Arguments
+    ---------
+    path : str
+        ``{id: {"video": path, "wav": path, "roi_path": path, ...}}`` (the
+        ``<split>.json`` of a ``*_prepare.py``, or a ``<split>_v2a.json``
+        naming cached mouth ROIs); a list of entries is also accepted (ids
+        are then their positions). Entries without a video field are left
+        out. Relative paths are relative to the manifest's folder.
+    data_root : str, optional
+        Replaces ``{data_root}`` / ``$data_root`` in the paths.
+
+    Returns
+    -------
+    list of dict
+        In the manifest's order: ``id``, ``video`` (or None when the entry
+        names only its ROI cache), ``wav`` and ``roi`` (or None).
+
+    Raises
+    ------
+    InputError
+        Not JSON, not a mapping of ids to entries, no entry with a video or
+        ROI field, or a ``{data_root}`` placeholder without ``data_root``.
+
+    Example
+    -------
+    >>> import json, tempfile
+    >>> m = os.path.join(tempfile.mkdtemp(), "test.json")
+    >>> json.dump({"s1_a": {"video": "{data_root}/s1/a.mpg", "wav": "a.wav"}},
+    ...           open(m, "w"))
+    >>> item = read_manifest(m, data_root="/d")[0]
+    >>> item["id"], item["video"], item["roi"]
+    ('s1_a', '/d/s1/a.mpg', None)
+    >>> read_manifest(m)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    speechbrain_v2s.video.inputs.InputError: ...: entry 's1_a' has {data_root} ...
+    """
     try:
         entries = json.loads(_read_text(path))
     except json.JSONDecodeError as err:
@@ -87,18 +137,28 @@ def _read_manifest(path, data_root):
     for key, entry in entries.items():
         if not isinstance(entry, dict):
             continue
-        video = next((entry[k] for k in _VIDEO_KEYS if k in entry), None)
-        if video is None:
+        found = {}
+        for field, keys in (("video", _VIDEO_KEYS), ("wav", _AUDIO_KEYS)):
+            found[field] = next((entry[k] for k in keys if entry.get(k)), None)
+        found["roi"] = entry.get("roi_path") or None
+        if found["video"] is None and found["roi"] is None:
             continue
-        wav = next((entry[k] for k in _AUDIO_KEYS if k in entry), None)
-        items.append(
-            (
-                _resolve(str(video), data_root, base),
-                _resolve(str(wav), data_root, base) if wav else None,
-                str(key),
-            )
-        )
+        item = {"id": str(key)}
+        for field, value in found.items():
+            value = value and _filled(path, value, key, data_root)
+            item[field] = _resolve(value, data_root, base) if value else None
+        items.append(item)
+    if entries and not items:
+        raise InputError(path, "no entry has a 'video' (or 'roi_path') field")
     return items
+
+
+def _read_manifest(path, data_root):
+    return [
+        (item["video"], item["wav"], item["id"])
+        for item in read_manifest(path, data_root)
+        if item["video"] is not None  # preprocessing needs the video itself
+    ]
 
 
 def _read_list(path, data_root):

@@ -224,6 +224,8 @@ def process_one(item, output_path, options):
             mouth_centres=np.round(result.mouth_centres, 2).tolist(),
         )
     wav = item.get("wav")
+    if wav and not os.path.exists(wav):  # else the reason would name the video
+        raise FileNotFoundError(f"its audio {wav} is not there")
     if wav:
         audio_seconds = _audio_duration(wav)
         video_seconds = len(frames) / fps
