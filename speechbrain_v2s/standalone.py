@@ -22,6 +22,7 @@ import inspect
 #: OpenCV) is not bundled: stand-alone users give mouth crops or ``.npz`` files.
 BUNDLED_MODULES = (
     "speechbrain_v2s.errors",
+    "speechbrain_v2s.atomic",
     "speechbrain_v2s.audio.features",
     "speechbrain_v2s.audio.io",
     "speechbrain_v2s.video.frames",

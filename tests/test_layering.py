@@ -29,13 +29,14 @@ ALLOWED = {
     "outputs": set(),
     "hub": set(),  # fetching weights (SpeechBrain's fetch): a leaf
     "cli_common": set(),  # --version and the help format of every v2s-* tool
+    "atomic": set(),  # every atomic write (temp file beside, fsync, rename)
     # media: the one reader of each medium
-    "audio": {"errors"},
-    "video": {"errors", "outputs", "cli_common"},
+    "audio": {"errors", "atomic"},
+    "video": {"errors", "outputs", "cli_common", "atomic"},
     # tensors in, tensors out; scores; manifests; the synthetic corpus
     "nnet": {"audio"},
     "metrics": {"audio"},
-    "prepare": {"errors", "audio", "video"},
+    "prepare": {"errors", "audio", "video", "atomic"},
     "synthetic": {"audio", "video", "cli_common"},
     # SpeechBrain dynamic items shared by recipes
     "data": {"audio", "video", "prepare"},
@@ -65,7 +66,7 @@ ALLOWED = {
         "cli_common",
     },
     # custom_interface.py is built from these modules' sources (BUNDLED_MODULES)
-    "standalone": {"errors", "audio", "video", "nnet", "inference"},
+    "standalone": {"errors", "atomic", "audio", "video", "nnet", "inference"},
     "hub_card": {"training"},
     "export": {"nnet", "training", "hub", "hub_card", "standalone"},
     "cli": {"outputs", "audio", "video", "inference", "hub", "export", "cli_common"},
