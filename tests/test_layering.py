@@ -30,9 +30,10 @@ ALLOWED = {
     "hub": set(),  # fetching weights (SpeechBrain's fetch): a leaf
     "cli_common": set(),  # --version and the help format of every v2s-* tool
     "atomic": set(),  # every atomic write (temp file beside, fsync, rename)
+    "manifest_paths": set(),  # the {data_root} placeholder of manifest paths
     # media: the one reader of each medium
     "audio": {"errors", "atomic"},
-    "video": {"errors", "outputs", "cli_common", "atomic"},
+    "video": {"errors", "outputs", "cli_common", "atomic", "manifest_paths"},
     # tensors in, tensors out; scores; manifests; the synthetic corpus
     "nnet": {"audio"},
     "metrics": {"audio"},
@@ -64,6 +65,7 @@ ALLOWED = {
         "asr",
         "judges_hf",
         "cli_common",
+        "manifest_paths",
     },
     # custom_interface.py is built from these modules' sources (BUNDLED_MODULES)
     "standalone": {"errors", "atomic", "audio", "video", "nnet", "inference"},

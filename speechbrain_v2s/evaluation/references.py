@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from speechbrain_v2s.evaluation.errors import EvaluationError
+from speechbrain_v2s.manifest_paths import fill_data_root
 from speechbrain_v2s.prepare.files import read_align
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
@@ -113,19 +114,12 @@ def _read_manifest(path):
     return data
 
 
-def _fill_root(value, data_root):
-    value = str(value)
-    if data_root is not None:
-        for key in ("{data_root}", "$data_root", "{root}", "$root"):
-            value = value.replace(key, str(data_root))
-    return value
-
-
 def pairs_from_manifest(manifest, gen_dir, data_root=None):
     """Pairs from a SpeechBrain JSON manifest and a folder of generated audio.
 
-    The manifest's ``wav`` field is the reference (``{data_root}`` or
-    ``$data_root`` placeholders are filled with ``data_root``); the generated
+    The manifest's ``wav`` field is the reference (``{data_root}`` and the
+    other :data:`~speechbrain_v2s.manifest_paths.DATA_ROOT_PLACEHOLDERS` are
+    filled with ``data_root``); the generated
     file is looked up in ``gen_dir`` as ``<id>.<ext>``, then
     ``<speaker folder>/<stem>.<ext>``, then ``<stem>.<ext>``. Every manifest
     entry is part of the test set: one without a generated file is kept, with
@@ -164,7 +158,7 @@ def pairs_from_manifest(manifest, gen_dir, data_root=None):
     for key, entry in data.items():
         if "wav" not in entry:
             raise EvaluationError(f"manifest {manifest}: entry {key} has no 'wav'")
-        ref = Path(_fill_root(entry["wav"], data_root))
+        ref = Path(fill_data_root(entry["wav"], data_root))
         candidates = (str(key), f"{ref.parent.name}/{ref.stem}", ref.stem)
         gen = next((gens[c] for c in candidates if c in gens), None)
         pair = {"id": str(key), "ref": str(ref), "gen": str(gen) if gen else ""}
@@ -214,7 +208,7 @@ def reference_files(manifest=None, ref_dir=None, data_root=None):
         for key, entry in _read_manifest(manifest).items():
             if "wav" not in entry:
                 raise EvaluationError(f"manifest {manifest}: entry {key} has no 'wav'")
-            files[str(key)] = _fill_root(entry["wav"], data_root)
+            files[str(key)] = fill_data_root(entry["wav"], data_root)
         return files
     _require_dir(ref_dir, "reference")
     return {key: str(path) for key, path in _audio_files(ref_dir).items()}
