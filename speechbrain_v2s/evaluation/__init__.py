@@ -59,11 +59,11 @@ Example
 (True, '')
 """
 
+from speechbrain_v2s.audio import AUDIO_EXTENSIONS
 from speechbrain_v2s.evaluation.ceiling import load_synthesizer, write_vocoder_ceiling
 from speechbrain_v2s.evaluation.cli import PROG, main, run
 from speechbrain_v2s.evaluation.errors import EvaluationError
 from speechbrain_v2s.evaluation.references import (
-    AUDIO_EXTENSIONS,
     attach_transcripts,
     find_pairs,
     find_transcript,

@@ -9,11 +9,10 @@ import logging
 import os
 from pathlib import Path
 
+from speechbrain_v2s.audio import AUDIO_EXTENSIONS
 from speechbrain_v2s.evaluation.errors import EvaluationError
 from speechbrain_v2s.manifest_paths import fill_data_root
 from speechbrain_v2s.prepare.files import read_align
-
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
 
 logger = logging.getLogger(__name__)
 
