@@ -493,7 +493,8 @@ def main(argv=None):
     load_start = os.getloadavg()[0]
     start = time.time()
     runner = Runner(args)
-    from speechbrain_v2s.asr import TranscriberError, make_transcriber
+    from speechbrain_v2s.evaluation.judges import make_transcriber
+    from speechbrain_v2s.transcriber import TranscriberError
 
     try:  # fail now, not after an hour of training
         make_transcriber(args.judge)

@@ -1,7 +1,7 @@
 """Offline speech recognition for the WER column of the evaluation tables.
 
-One small interface, :class:`Transcriber` (``transcribe(wav_24k) -> str``),
-with two implementations:
+Two implementations of :class:`~speechbrain_v2s.transcriber.Transcriber`
+(``transcribe(wav_24k) -> str``, ``transcribe_batch(wavs) -> list``):
 
 * :class:`PocketsphinxTranscriber`: CMU PocketSphinx 5 with the en-us acoustic
   model and dictionary bundled in its wheel, so it runs with no download. With
@@ -19,13 +19,14 @@ with two implementations:
   pocketsphinx's HMMs, trained on real speech, reach only 37.5 % WER on clean
   espeak-ng GRID sentences.
 
-:func:`make_transcriber` builds either from a short spec string, the form the
-``v2s-evaluate --asr`` option takes.
+:func:`speechbrain_v2s.evaluation.judges.make_transcriber` builds either (or
+a Whisper judge of :mod:`speechbrain_v2s.judges_hf`) from a short spec string,
+the form the ``v2s-evaluate --asr`` option takes.
 
 Example
 -------
 >>> import torch
->>> asr = make_transcriber("pocketsphinx:grid")
+>>> asr = PocketsphinxTranscriber(grammar="grid")
 >>> asr.transcribe(torch.zeros(24000))
 ''
 """
@@ -37,66 +38,23 @@ import re
 import numpy as np
 import torch
 
-from speechbrain_v2s.audio.features import SAMPLE_RATE, resample
+from speechbrain_v2s.audio.features import SAMPLE_RATE
 from speechbrain_v2s.synthetic.grid_grammar import SLOTS as GRID_SLOTS
+
+# Transcriber and TranscriberError were defined here: still importable from here.
+from speechbrain_v2s.transcriber import (
+    Transcriber,
+    TranscriberError,
+    looks_like_path,
+    mono_at,
+)
 
 ASR_RATE = 16000  # what the bundled pocketsphinx model and most ASR models expect
 GRID_RULE = "grid"
-SYNTHETIC = "synthetic"  # make_transcriber spec of the synthetic corpus's ASR
+SYNTHETIC = "synthetic"  # --asr spec of the synthetic corpus's ASR
 # The judge shipped with the package: recipes/Synthetic/ASR's default run,
 # exported (see its README for how it was trained and its accuracy).
 SYNTHETIC_JUDGE = os.path.join(os.path.dirname(__file__), "judges", "synthetic_grid")
-
-
-class TranscriberError(RuntimeError):
-    """An ASR model that cannot be loaded or run, with the reason.
-
-    Example
-    -------
-    >>> str(TranscriberError("no model"))
-    'no model'
-    """
-
-
-class Transcriber:
-    """Speech to text: the interface the evaluation uses for WER.
-
-    Subclasses implement :meth:`transcribe`; :meth:`transcribe_batch` loops
-    over it unless a subclass has something faster. ``parallel_safe`` says
-    whether a copy may be sent to worker processes (cheap to pickle, loads its
-    model lazily); otherwise the evaluation runs ASR in the main process.
-
-    Example
-    -------
-    >>> class Constant(Transcriber):
-    ...     def transcribe(self, wav, sample_rate=SAMPLE_RATE):
-    ...         return "bin blue"
-    >>> import torch
-    >>> Constant().transcribe_batch([torch.zeros(10), torch.zeros(20)])
-    ['bin blue', 'bin blue']
-    """
-
-    parallel_safe = False
-
-    def transcribe(self, wav, sample_rate=SAMPLE_RATE):
-        """Text of one mono waveform ``[samples]`` at ``sample_rate``."""
-        raise NotImplementedError
-
-    def transcribe_batch(self, wavs, sample_rate=SAMPLE_RATE):
-        """Texts of a list of mono waveforms (any lengths), in order.
-
-        Arguments
-        ---------
-        wavs : list of torch.Tensor
-            ``[samples]`` each.
-        sample_rate : int
-            Rate of all of them.
-
-        Returns
-        -------
-        list of str
-        """
-        return [self.transcribe(wav, sample_rate) for wav in wavs]
 
 
 def _letter_token(letter):
@@ -150,8 +108,7 @@ def _clean_words(text):
 
 
 def _mono_16k_int16(wav, sample_rate, dither=0.0, seed=0):
-    wav = torch.as_tensor(wav, dtype=torch.float32).detach().cpu().reshape(-1)
-    wav = resample(wav, sample_rate, ASR_RATE).clamp(-1.0, 1.0)
+    wav = mono_at([wav], sample_rate, ASR_RATE)[0].clamp(-1.0, 1.0)
     pcm = wav.numpy().astype(np.float64) * 32767.0
     if dither > 0:
         pcm += np.random.default_rng(seed).standard_normal(pcm.shape) * dither
@@ -389,16 +346,6 @@ def grid_ctc_decode(log_probs, lens, blank_id=0):
     return out
 
 
-def _looks_like_path(source):
-    return (
-        os.path.isabs(source)
-        or source.startswith((".", "~"))
-        or source.count("/") > 1
-        or os.sep != "/"
-        and os.sep in source
-    )
-
-
 class SpeechBrainTranscriber(Transcriber):
     """A SpeechBrain ASR model (``speechbrain.inference.ASR``) as a transcriber.
 
@@ -425,10 +372,10 @@ class SpeechBrainTranscriber(Transcriber):
 
     Example
     -------
-    >>> SpeechBrainTranscriber("/no/such/asr_model")
+    >>> SpeechBrainTranscriber("/no/asr")
     Traceback (most recent call last):
     ...
-    speechbrain_v2s.asr.TranscriberError: ASR model folder not found: /no/such/asr_model
+    speechbrain_v2s.transcriber.TranscriberError: ASR model folder not found: /no/asr
     """
 
     INTERFACES = ("auto", "encoder_decoder", "encoder")
@@ -440,7 +387,7 @@ class SpeechBrainTranscriber(Transcriber):
                 f"got {interface!r}"
             )
         source = str(source)
-        if not os.path.isdir(source) and _looks_like_path(source):
+        if not os.path.isdir(source) and looks_like_path(source):
             raise TranscriberError(f"ASR model folder not found: {source}")
         if os.path.isdir(source) and not os.path.isfile(
             os.path.join(source, "hyperparams.yaml")
@@ -478,10 +425,6 @@ class SpeechBrainTranscriber(Transcriber):
     def __repr__(self):
         return f"SpeechBrainTranscriber({self.source!r})"
 
-    def transcribe(self, wav, sample_rate=SAMPLE_RATE):
-        """Text of one mono waveform, see :meth:`transcribe_batch`."""
-        return self.transcribe_batch([wav], sample_rate)[0]
-
     def transcribe_batch(self, wavs, sample_rate=SAMPLE_RATE):
         """Texts of several waveforms, decoded as one padded batch.
 
@@ -499,14 +442,7 @@ class SpeechBrainTranscriber(Transcriber):
         """
         if not wavs:
             return []
-        wavs = [
-            resample(
-                torch.as_tensor(w, dtype=torch.float32).reshape(-1),
-                sample_rate,
-                self.model_rate,
-            )
-            for w in wavs
-        ]
+        wavs = mono_at(wavs, sample_rate, self.model_rate)
         longest = max(w.shape[-1] for w in wavs)
         batch = torch.stack(
             [torch.nn.functional.pad(w, (0, longest - w.shape[-1])) for w in wavs]
@@ -521,79 +457,3 @@ class SpeechBrainTranscriber(Transcriber):
             " ".join((" ".join(w) if isinstance(w, list) else str(w)).split()).lower()
             for w in words
         ]
-
-
-def make_transcriber(spec, savedir=None, device=None):
-    """Build a transcriber from a short spec string.
-
-    Arguments
-    ---------
-    spec : str or None
-        ``"pocketsphinx"`` (trigram LM), ``"pocketsphinx:grid"`` (GRID
-        grammar), ``"pocketsphinx:<file.jsgf>"``, ``"synthetic"`` (the
-        synthetic corpus's judge shipped with the package,
-        :data:`SYNTHETIC_JUDGE`), ``"synthetic:<folder>"`` (another export of
-        ``recipes/Synthetic/ASR/train.py``; both load as an ``EncoderASR``),
-        ``"whisper:<source>"`` (Whisper through ``transformers``, free
-        decoding; folder or Hub id such as ``openai/whisper-small``),
-        ``"whisper:<source>:grid"`` (the same, snapped to GRID sentences; see
-        :mod:`speechbrain_v2s.judges_hf`), ``"speechbrain:<source>"`` or just
-        a ``from_hparams`` source (folder or Hub id). ``None``, ``""`` or
-        ``"none"`` give ``None`` (no ASR, no WER).
-    savedir : str, optional
-        Download folder for Hub models.
-    device : str, optional
-        Torch device of neural models (default: SpeechBrain models on the
-        CPU, Whisper on CUDA when available).
-
-    Returns
-    -------
-    Transcriber or None
-
-    Example
-    -------
-    >>> make_transcriber("pocketsphinx:grid")
-    PocketsphinxTranscriber(grammar='grid')
-    >>> make_transcriber("none") is None
-    True
-    >>> make_transcriber("synthetic").source == SYNTHETIC_JUDGE
-    True
-    >>> make_transcriber("synthetic:/no/such/asr_model")
-    Traceback (most recent call last):
-    ...
-    speechbrain_v2s.asr.TranscriberError: ASR model folder not found: /no/such/asr_model
-    >>> make_transcriber("whisper:/no/whisper:grid")
-    Traceback (most recent call last):
-    ...
-    speechbrain_v2s.asr.TranscriberError: Whisper model folder not found: /no/whisper
-    """
-    if spec is None or str(spec).strip().lower() in ("", "none"):
-        return None
-    spec = str(spec).strip()
-    run_opts = {"device": device} if device else None
-    name, _, option = spec.partition(":")
-    if name.lower() == "pocketsphinx":
-        return PocketsphinxTranscriber(grammar=option or None)
-    if name.lower() == SYNTHETIC:
-        return SpeechBrainTranscriber(
-            option or SYNTHETIC_JUDGE,
-            savedir=savedir,
-            interface="encoder",
-            run_opts=run_opts,
-        )
-    if name.lower() == "whisper":
-        # Imported here: judges_hf builds on this module.
-        from speechbrain_v2s.judges_hf import WhisperTranscriber
-
-        source, _, grammar = option.rpartition(":")
-        if grammar.lower() not in ("grid", "free"):
-            source, grammar = option, ""
-        if not source:
-            raise TranscriberError(
-                "whisper needs a model: whisper:<folder or Hub id>[:grid]"
-            )
-        grammar = GRID_RULE if grammar.lower() == GRID_RULE else None
-        return WhisperTranscriber(source, grammar=grammar, device=device)
-    if name.lower() == "speechbrain" and option:
-        return SpeechBrainTranscriber(option, savedir=savedir, run_opts=run_opts)
-    return SpeechBrainTranscriber(spec, savedir=savedir, run_opts=run_opts)

@@ -138,28 +138,6 @@ def _is_folder_name(path):
     return os.path.isdir(path) or path.endswith((os.sep, "/"))
 
 
-def _write_wav(path, wav, sample_rate):
-    """16-bit PCM wav, written atomically (an interrupted write leaves no part)
-    through an open file, so any file name works (libsndfile refuses names that
-    are not UTF-8)."""
-    import soundfile
-
-    from speechbrain_v2s.video.atomic import temp_path
-
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    samples = wav.detach().float().cpu().reshape(-1).clamp(-1, 1).numpy()
-    tmp = temp_path(path)
-    try:
-        with open(tmp, "wb") as handle:
-            soundfile.write(handle, samples, sample_rate, "PCM_16", format="WAV")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def build_synthesize_parser():
     """The ``v2s-synthesize`` command line (built without running anything).
 
@@ -311,6 +289,7 @@ def _load_model(args):
 def _synthesize_one(model, video, out, args):
     """Synthesize one video into ``out``; False (after one line) on failure."""
     from speechbrain_v2s.audio.features import SAMPLE_RATE
+    from speechbrain_v2s.audio.io import write_audio
 
     name = video
     try:
@@ -323,7 +302,8 @@ def _synthesize_one(model, video, out, args):
                 reference_audio=args.reference_audio,
                 already_cropped=args.already_cropped,
             )
-        _write_wav(out, wav, SAMPLE_RATE)
+        # WAV whatever the name: -o may name the output without an extension.
+        write_audio(out, wav, SAMPLE_RATE, format="WAV")
         if args.mux:
             from speechbrain_v2s.video.io import mux_audio
 

@@ -38,13 +38,16 @@ from urllib.parse import urlparse
 
 import torch
 
-from speechbrain_v2s.asr import Transcriber, TranscriberError, _looks_like_path
 from speechbrain_v2s.audio.features import SAMPLE_RATE, resample
 from speechbrain_v2s.metrics import normalise_text
 from speechbrain_v2s.synthetic.grid_grammar import DIGITS, SLOTS
+from speechbrain_v2s.transcriber import (
+    Transcriber,
+    TranscriberError,
+    looks_like_path,
+    mono_at,
+)
 
-WHISPER = "whisper"  # make_transcriber / --asr prefix
-WAVLM = "wavlm"  # --speaker-model prefix
 WHISPER_WINDOW_S = 30.0  # Whisper's fixed input window
 HUB_PROBE_TIMEOUT_S = 5.0
 
@@ -130,7 +133,7 @@ def load_pretrained(loaders, source, what):
     source = str(source)
     if os.path.isdir(source):
         return _call_loaders(loaders, source, what, local_files_only=True)
-    if _looks_like_path(source) or not source:
+    if looks_like_path(source) or not source:
         raise HFModelError(f"{what} folder not found: {source}")
     try:
         return [loader(source, local_files_only=True) for loader in loaders]
@@ -311,10 +314,10 @@ class WhisperTranscriber(Transcriber):
 
     Example
     -------
-    >>> WhisperTranscriber("/no/whisper")
+    >>> WhisperTranscriber("/no/w")
     Traceback (most recent call last):
     ...
-    speechbrain_v2s.asr.TranscriberError: Whisper model folder not found: /no/whisper
+    speechbrain_v2s.transcriber.TranscriberError: Whisper model folder not found: /no/w
     """
 
     GRAMMARS = (None, "grid")
@@ -355,10 +358,6 @@ class WhisperTranscriber(Transcriber):
         grammar = f", grammar={self.grammar!r}" if self.grammar else ""
         return f"WhisperTranscriber({self.source!r}{grammar})"
 
-    def transcribe(self, wav, sample_rate=SAMPLE_RATE):
-        """Text of one mono waveform, see :meth:`transcribe_batch`."""
-        return self.transcribe_batch([wav], sample_rate)[0]
-
     def transcribe_batch(self, wavs, sample_rate=SAMPLE_RATE):
         """Texts of several mono waveforms (any lengths), in order.
 
@@ -385,14 +384,7 @@ class WhisperTranscriber(Transcriber):
     def _decode(self, wavs, sample_rate):
         if not wavs:
             return []
-        clips = [
-            resample(
-                torch.as_tensor(w, dtype=torch.float32).detach().cpu().reshape(-1),
-                sample_rate,
-                self.model_rate,
-            ).numpy()
-            for w in wavs
-        ]
+        clips = [w.numpy() for w in mono_at(wavs, sample_rate, self.model_rate)]
         if max(len(c) for c in clips) > WHISPER_WINDOW_S * self.model_rate:
             logger.warning("Whisper hears only the first 30 s of a longer clip")
         features = self.feature_extractor(

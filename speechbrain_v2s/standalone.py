@@ -32,6 +32,7 @@ import inspect
 #: Concatenated modules, dependencies first.
 BUNDLED_MODULES = (
     "speechbrain_v2s.errors",
+    "speechbrain_v2s.atomic",
     "speechbrain_v2s.audio.features",
     "speechbrain_v2s.audio.io",
     "speechbrain_v2s.video.frames",

@@ -14,7 +14,6 @@ from speechbrain_v2s.asr import (
     SpeechBrainTranscriber,
     TranscriberError,
     grid_jsgf,
-    make_transcriber,
 )
 from speechbrain_v2s.audio.io import load_audio, write_audio
 from speechbrain_v2s.evaluation import (
@@ -22,6 +21,7 @@ from speechbrain_v2s.evaluation import (
     find_pairs,
     latex_table,
     main,
+    make_transcriber,
     markdown_table,
     pairs_from_manifest,
     summarise,

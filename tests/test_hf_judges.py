@@ -10,9 +10,9 @@ import time
 import pytest
 import torch
 
-from speechbrain_v2s.asr import TranscriberError, make_transcriber
 from speechbrain_v2s.audio.io import write_audio
 from speechbrain_v2s.evaluation import EvaluationError, main, make_speaker_model
+from speechbrain_v2s.evaluation.judges import make_transcriber
 from speechbrain_v2s.judges_hf import (
     HFModelError,
     WavLMSpeakerEmbedder,
@@ -21,6 +21,7 @@ from speechbrain_v2s.judges_hf import (
     snap_to_grid,
 )
 from speechbrain_v2s.synthetic.grid_grammar import SLOTS
+from speechbrain_v2s.transcriber import TranscriberError
 
 SPECIALS = (
     "<|endoftext|>",

@@ -14,12 +14,9 @@ import os
 import pytest
 import torch
 
-from speechbrain_v2s.asr import (
-    SYNTHETIC_JUDGE,
-    SpeechBrainTranscriber,
-    make_transcriber,
-)
+from speechbrain_v2s.asr import SYNTHETIC_JUDGE, SpeechBrainTranscriber
 from speechbrain_v2s.audio.io import load_audio
+from speechbrain_v2s.evaluation.judges import make_transcriber
 from speechbrain_v2s.metrics import wer
 from speechbrain_v2s.synthetic import AUDIO_DIR, generate_corpus
 

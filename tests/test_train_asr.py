@@ -16,9 +16,10 @@ import pytest
 import torch
 from recipe_runs import run_recipe
 
-from speechbrain_v2s.asr import SpeechBrainTranscriber, make_transcriber
+from speechbrain_v2s.asr import SpeechBrainTranscriber
 from speechbrain_v2s.audio.io import load_audio, write_audio
 from speechbrain_v2s.evaluation import main
+from speechbrain_v2s.evaluation.judges import make_transcriber
 from speechbrain_v2s.training.logs import read_train_log
 
 pytestmark = pytest.mark.slow

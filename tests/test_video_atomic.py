@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from speechbrain_v2s.video.atomic import (
+from speechbrain_v2s.atomic import (
     FOREIGN_TEMP_AGE_S,
     remove_stale_temps,
     temp_path,

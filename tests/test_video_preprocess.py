@@ -252,7 +252,7 @@ def test_temps_of_a_killed_run_are_removed(tmp_path, capsys):
     (out / "spk").mkdir(parents=True)
     # What a SIGKILL inside save_roi leaves: a real writer that is gone.
     code = (
-        "import sys; from speechbrain_v2s.video.atomic import temp_path; "
+        "import sys; from speechbrain_v2s.atomic import temp_path; "
         "open(temp_path(sys.argv[1]), 'w').close(); "
         "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"
     )

@@ -11,9 +11,11 @@ torch.Size([1600])
 
 import os
 
+import soundfile
 import torch
 from speechbrain.dataio import audio_io
 
+from speechbrain_v2s.atomic import atomic_open
 from speechbrain_v2s.audio.features import SAMPLE_RATE, resample
 from speechbrain_v2s.errors import FileError
 
@@ -71,17 +73,48 @@ def load_audio(path, sample_rate=SAMPLE_RATE):
     return resample(wav, sr, sample_rate)
 
 
-def write_audio(path, wav, sample_rate=SAMPLE_RATE):
-    """Write a mono ``[samples]`` float tensor as 16-bit PCM wav.
+def write_audio(path, wav, sample_rate=SAMPLE_RATE, format=None):
+    """Write a mono ``[samples]`` float tensor as 16-bit PCM, atomically.
+
+    The file is written under a temporary name beside ``path`` and renamed
+    (:func:`speechbrain_v2s.atomic.atomic_open`): a killed run never leaves
+    half a file under the final name. It is written through an open file, so
+    any file name works (libsndfile refuses names that are not UTF-8).
+
+    Arguments
+    ---------
+    path : str or os.PathLike
+        Output file; its folder is created.
+    wav : torch.Tensor
+        Samples in [-1, 1] (clipped).
+    sample_rate : int
+        Their rate.
+    format : str, optional
+        libsndfile format (``"WAV"``, ``"FLAC"``); by default from the
+        extension of ``path``.
 
     Example
     -------
     >>> import tempfile, os, torch
     >>> p = os.path.join(tempfile.mkdtemp(), "b.wav")
     >>> write_audio(p, torch.ones(10) * 0.5, 24000)
-    >>> round(float(load_audio(p)[0]), 3)
-    0.5
+    >>> round(float(load_audio(p)[0]), 3), os.listdir(os.path.dirname(p))
+    (0.5, ['b.wav'])
+    >>> write_audio(p + ".part", torch.zeros(10))
+    Traceback (most recent call last):
+    ...
+    ValueError: ...b.wav.part: no audio format for the extension '.part' ...
     """
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    wav = torch.as_tensor(wav).detach().float().cpu().reshape(1, -1).clamp(-1, 1)
-    audio_io.save(str(path), wav, sample_rate, subtype="PCM_16")
+    if format is None:
+        ext = os.path.splitext(os.fsdecode(path))[1]
+        format = ext[1:].upper()
+        if format not in soundfile.available_formats():
+            raise ValueError(
+                f"{path}: no audio format for the extension {ext!r} "
+                "(use .wav or .flac, or give format=)"
+            )
+    samples = torch.as_tensor(wav).detach().float().cpu().reshape(-1).clamp(-1, 1)
+    with atomic_open(path) as handle:
+        soundfile.write(
+            handle, samples.numpy(), sample_rate, subtype="PCM_16", format=format
+        )

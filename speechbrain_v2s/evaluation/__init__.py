@@ -64,11 +64,12 @@ Example
 (True, '')
 """
 
+from speechbrain_v2s.audio import AUDIO_EXTENSIONS
 from speechbrain_v2s.evaluation.ceiling import load_synthesizer, write_vocoder_ceiling
 from speechbrain_v2s.evaluation.cli import PROG, main, run
 from speechbrain_v2s.evaluation.errors import EvaluationError
+from speechbrain_v2s.evaluation.judges import make_speaker_model, make_transcriber
 from speechbrain_v2s.evaluation.references import (
-    AUDIO_EXTENSIONS,
     attach_transcripts,
     find_pairs,
     find_transcript,
@@ -88,7 +89,6 @@ from speechbrain_v2s.evaluation.scoring import (
     CSV_FIELDS,
     METRICS,
     evaluate_pairs,
-    make_speaker_model,
     pair_has_text,
 )
 from speechbrain_v2s.evaluation.summary import (
@@ -121,6 +121,7 @@ __all__ = [
     "load_transcripts",
     "main",
     "make_speaker_model",
+    "make_transcriber",
     "markdown_table",
     "mean_ci",
     "pair_has_text",

@@ -13,6 +13,7 @@ from pathlib import Path
 from speechbrain_v2s.cli_common import HelpFormatter, add_version, check_device
 from speechbrain_v2s.evaluation.ceiling import write_vocoder_ceiling
 from speechbrain_v2s.evaluation.errors import EvaluationError
+from speechbrain_v2s.evaluation.judges import make_speaker_model, make_transcriber
 from speechbrain_v2s.evaluation.references import (
     attach_transcripts,
     find_pairs,
@@ -28,8 +29,9 @@ from speechbrain_v2s.evaluation.report import (
     plot_mels,
     write_csv,
 )
-from speechbrain_v2s.evaluation.scoring import evaluate_pairs, make_speaker_model
+from speechbrain_v2s.evaluation.scoring import evaluate_pairs
 from speechbrain_v2s.evaluation.summary import summarise
+from speechbrain_v2s.transcriber import TranscriberError
 
 PROG = "v2s-evaluate"
 
@@ -189,8 +191,6 @@ def run(args):
     ...
     speechbrain_v2s.evaluation.EvaluationError: 2 --system names for 1 --gen-dir folders
     """
-    from speechbrain_v2s.asr import TranscriberError, make_transcriber
-
     names, gen_dirs = _system_names(args), list(args.gen_dir)
     if args.jobs < 1 or args.plots < 0:
         raise EvaluationError("--jobs must be >= 1 and --plots >= 0")

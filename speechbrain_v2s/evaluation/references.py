@@ -9,10 +9,10 @@ import logging
 import os
 from pathlib import Path
 
+from speechbrain_v2s.audio import AUDIO_EXTENSIONS
 from speechbrain_v2s.evaluation.errors import EvaluationError
+from speechbrain_v2s.manifest_paths import DATA_ROOT_PLACEHOLDERS, fill_data_root
 from speechbrain_v2s.prepare.files import read_align
-
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
 
 logger = logging.getLogger(__name__)
 
@@ -115,22 +115,20 @@ def _read_manifest(path):
 
 def _fill_root(value, data_root, manifest=None, key=None):
     value = str(value)
-    if data_root is None and ("{data_root}" in value or "$data_root" in value):
+    if data_root is None and any(p in value for p in DATA_ROOT_PLACEHOLDERS):
         raise EvaluationError(
             f"manifest {manifest}: entry {key} has {{data_root}} in its paths: "
             "give --data-root"
         )
-    if data_root is not None:
-        for key in ("{data_root}", "$data_root", "{root}", "$root"):
-            value = value.replace(key, str(data_root))
-    return value
+    return fill_data_root(value, data_root)
 
 
 def pairs_from_manifest(manifest, gen_dir, data_root=None):
     """Pairs from a SpeechBrain JSON manifest and a folder of generated audio.
 
-    The manifest's ``wav`` field is the reference (``{data_root}`` or
-    ``$data_root`` placeholders are filled with ``data_root``); the generated
+    The manifest's ``wav`` field is the reference (``{data_root}`` and the
+    other :data:`~speechbrain_v2s.manifest_paths.DATA_ROOT_PLACEHOLDERS` are
+    filled with ``data_root``); the generated
     file is looked up in ``gen_dir`` as ``<id>.<ext>``, then
     ``<speaker folder>/<stem>.<ext>``, then ``<stem>.<ext>``. Every manifest
     entry is part of the test set: one without a generated file is kept, with

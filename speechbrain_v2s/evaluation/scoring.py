@@ -5,14 +5,12 @@ speaker-embedding model; optionally in worker processes.
 
 import math
 import multiprocessing
-import os
 
 import torch
 from tqdm import tqdm
 
 from speechbrain_v2s.audio.features import SAMPLE_RATE
 from speechbrain_v2s.audio.io import AudioReadError, load_audio
-from speechbrain_v2s.evaluation.errors import EvaluationError
 from speechbrain_v2s.evaluation.references import attach_transcripts
 from speechbrain_v2s.metrics import (
     estoi,
@@ -205,67 +203,6 @@ def _speaker_similarity_here(rows, speaker_model, progress):
             row["speaker_sim"] = speaker_similarity(gen, ref, speaker_model)
         except Exception as err:  # noqa: BLE001 - one bad pair never stops a run
             row["error"] = f"speaker model failed: {type(err).__name__}: {err}"
-
-
-def make_speaker_model(source, savedir=None, device=None):
-    """The speaker embedder of ``--speaker-model``.
-
-    ``wavlm:<folder or Hub id>`` is a ``transformers`` ``WavLMForXVector``
-    (e.g. ``microsoft/wavlm-base-plus-sv``) through
-    :class:`speechbrain_v2s.judges_hf.WavLMSpeakerEmbedder`; anything else
-    is any SpeechBrain ``EncoderClassifier`` ``from_hparams`` source (e.g. an
-    ECAPA-TDNN folder or Hub id) through
-    :class:`speechbrain_v2s.nnet.speaker.SpeakerEmbedder`. Both resample the
-    24 kHz audio to the model's 16 kHz. ``device`` is the torch device
-    (default: SpeechBrain's CPU, WavLM on CUDA when available).
-
-    Raises
-    ------
-    EvaluationError
-        A missing folder, or a model that does not load (with the reason).
-
-    Example
-    -------
-    >>> make_speaker_model("/no/spk")
-    Traceback (most recent call last):
-    ...
-    speechbrain_v2s.evaluation.EvaluationError: speaker model folder not found: /no/spk
-    >>> make_speaker_model("wavlm:/no/wl")
-    Traceback (most recent call last):
-    ...
-    speechbrain_v2s.evaluation.EvaluationError: speaker model folder not found: /no/wl
-    """
-    from speechbrain_v2s.nnet.speaker import SpeakerEmbedder
-
-    source = str(source)
-    name, _, option = source.partition(":")
-    if name.lower() == "wavlm":
-        return _wavlm_speaker_model(option, device)
-    local = os.path.isabs(source) or source.startswith((".", "~"))
-    if (local or source.count("/") > 1) and not os.path.isdir(source):
-        raise EvaluationError(f"speaker model folder not found: {source}")
-    if os.path.isdir(source) and not os.path.isfile(
-        os.path.join(source, "hyperparams.yaml")
-    ):
-        raise EvaluationError(f"speaker model folder has no hyperparams.yaml: {source}")
-    try:
-        run_opts = {"device": device} if device else None
-        return SpeakerEmbedder(source, savedir=savedir, run_opts=run_opts)
-    except Exception as err:  # noqa: BLE001 - any failure: one clear message
-        raise EvaluationError(
-            f"cannot load speaker model {source!r}: {type(err).__name__}: {err}"
-        ) from err
-
-
-def _wavlm_speaker_model(source, device=None):
-    from speechbrain_v2s.judges_hf import HFModelError, WavLMSpeakerEmbedder
-
-    if not source:
-        raise EvaluationError("wavlm needs a model: wavlm:<folder or Hub id>")
-    try:
-        return WavLMSpeakerEmbedder(source, device=device)
-    except HFModelError as err:
-        raise EvaluationError(str(err)) from err
 
 
 def _transcribe_here(rows, asr, progress):

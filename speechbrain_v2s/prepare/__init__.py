@@ -31,7 +31,9 @@ former single module, re-exports it all):
 - :mod:`~speechbrain_v2s.prepare.reports`: :class:`BadFileError`,
   :class:`PrepareReport`;
 - :mod:`~speechbrain_v2s.prepare.files`: the dataset folder, finding files,
-  reading list, header and ``.align`` files, atomic writes;
+  reading list, header and ``.align`` files;
+- atomic writes (:func:`write_text_atomic`, :func:`write_json_atomic`) come
+  from :mod:`speechbrain_v2s.atomic`, which every writer of the package uses;
 - :mod:`~speechbrain_v2s.prepare.media`: reading and checking one audio or
   video file;
 - :mod:`~speechbrain_v2s.prepare.parallel`: :func:`parallel_map`;
@@ -69,6 +71,7 @@ Example
 /...quiet.wav,silent audio (peak 0 < 0.001),skipped
 """
 
+from speechbrain_v2s.atomic import write_json_atomic, write_text_atomic
 from speechbrain_v2s.prepare.cli import (
     add_common_arguments,
     prepare_main,
@@ -85,8 +88,6 @@ from speechbrain_v2s.prepare.files import (
     read_text_file,
     require_folder,
     strip_extension,
-    write_json_atomic,
-    write_text_atomic,
 )
 from speechbrain_v2s.prepare.media import (
     AUDIO_EXTENSIONS,

@@ -1,11 +1,9 @@
 """Files and folders of a corpus layout: the dataset folder, finding files,
 reading the small text files beside them (transcripts, headers, lists, GRID
-``.align`` files), and writing text or JSON atomically.
+``.align`` files). Text and JSON are written by :mod:`speechbrain_v2s.atomic`.
 """
 
-import json
 import os
-import tempfile
 
 # Words of an ``.align`` file that are silence, not speech.
 SILENCE_WORDS = frozenset({"sil", "sp", "<sil>", "sil0"})
@@ -197,48 +195,3 @@ def read_align(path):
             elif len(parts) == 1 and parts[0].lower() not in SILENCE_WORDS:
                 words.append(parts[0])
     return " ".join(words)
-
-
-def write_text_atomic(path, text):
-    """Write ``text`` to ``path`` through a temporary file and a rename.
-
-    Readers never see a half-written file; an interrupted write leaves the
-    old file (if any) untouched.
-
-    Example
-    -------
-    >>> import tempfile
-    >>> path = os.path.join(tempfile.mkdtemp(), "x.txt")
-    >>> write_text_atomic(path, "done")
-    >>> open(path).read(), [f for f in os.listdir(os.path.dirname(path))]
-    ('done', ['x.txt'])
-    """
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(
-        dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def write_json_atomic(path, data):
-    """Write ``data`` as indented JSON, atomically (see :func:`write_text_atomic`).
-
-    Example
-    -------
-    >>> import tempfile
-    >>> path = os.path.join(tempfile.mkdtemp(), "x.json")
-    >>> write_json_atomic(path, {"a": 1})
-    >>> json.load(open(path))
-    {'a': 1}
-    """
-    write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")

@@ -7,8 +7,8 @@ import csv
 import io
 import os
 
+from speechbrain_v2s.atomic import write_text_atomic
 from speechbrain_v2s.errors import FileError
-from speechbrain_v2s.prepare.files import write_text_atomic
 
 REPORT_NAME = "prepare_report.csv"
 REPORT_FIELDS = ("file", "reason", "action")

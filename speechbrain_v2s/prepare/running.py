@@ -7,7 +7,7 @@ import json
 import logging
 import os
 
-from speechbrain_v2s.prepare.files import write_json_atomic
+from speechbrain_v2s.atomic import write_json_atomic
 from speechbrain_v2s.prepare.reports import PrepareReport
 from speechbrain_v2s.prepare.splits import SPLITS
 

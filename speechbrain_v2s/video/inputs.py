@@ -19,6 +19,7 @@ Example
 import json
 import os
 
+from speechbrain_v2s.manifest_paths import fill_data_root
 from speechbrain_v2s.outputs import name_outputs
 from speechbrain_v2s.video.io import VIDEO_EXTENSIONS
 
@@ -46,8 +47,7 @@ def _common_root(paths):
 
 
 def _resolve(path, data_root, base):
-    if data_root is not None:
-        path = path.replace("{data_root}", data_root).replace("$data_root", data_root)
+    path = fill_data_root(path, data_root)
     if not os.path.isabs(path):
         path = os.path.join(base, path)
     return os.path.normpath(path)
@@ -195,8 +195,9 @@ def collect_inputs(inputs, data_root=None, extensions=VIDEO_EXTENSIONS):
         optionally ``wav``), list files (any other extension, UTF-8 text:
         ``video[<TAB>wav]`` per line, ``#`` comments), or video files.
     data_root : str, optional
-        Replaces ``{data_root}`` in manifest/list paths; also the root that output
-        paths are made relative to for manifest and list entries.
+        Replaces ``{data_root}`` in manifest/list paths
+        (:func:`~speechbrain_v2s.manifest_paths.fill_data_root`); also the root
+        that output paths are made relative to for manifest and list entries.
     extensions : tuple of str
         Video file extensions.
 

@@ -25,8 +25,8 @@ from fractions import Fraction
 import cv2
 import numpy as np
 
+from speechbrain_v2s.atomic import atomic_path, remove_stale_temps
 from speechbrain_v2s.video import VIDEO_EXTENSIONS  # noqa: F401  (re-exported)
-from speechbrain_v2s.video.atomic import remove_stale_temps, temp_path
 from speechbrain_v2s.video.errors import (
     EmptyVideoError,
     NoAudioStreamError,
@@ -620,15 +620,12 @@ def mux_audio(video_path, wav, sample_rate, out_path):
     os.makedirs(folder, exist_ok=True)
     # Earlier calls killed mid-write left their temporary files here.
     remove_stale_temps(folder, ext, ext, recursive=False)
-    tmp = temp_path(out_path, ext)
     try:
-        _mux(av, video_path, samples, int(sample_rate), tmp, ext)
-        os.replace(tmp, out_path)
+        # The temporary name keeps the extension: PyAV picks the container by it.
+        with atomic_path(out_path, ext) as tmp:
+            _mux(av, video_path, samples, int(sample_rate), tmp, ext)
     except av.FFmpegError as err:
         raise VideoWriteError(out_path, f"muxing failed ({err})") from err
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def _mux(av, video_path, samples, sample_rate, out_path, ext):

@@ -30,14 +30,13 @@ Example
 
 import io
 import json
-import os
 import zipfile
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
-from speechbrain_v2s.video.atomic import temp_path
+from speechbrain_v2s.atomic import atomic_open
 from speechbrain_v2s.video.errors import NoFaceError
 from speechbrain_v2s.video.io import VideoClip, read_video
 from speechbrain_v2s.video.landmarks import (
@@ -489,7 +488,7 @@ def save_roi(path, frames, fps=25.0, meta=None):
 
     Example
     -------
-    >>> import tempfile
+    >>> import os, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "a", "b.npz")
     >>> save_roi(path, np.ones((2, 96, 96), np.uint8), 25.0, {"source": "b.mp4"})
     >>> frames, meta = load_roi(path)
@@ -501,23 +500,16 @@ def save_roi(path, frames, fps=25.0, meta=None):
         raise ValueError(
             f"frames must be uint8 [T,H,W], got {frames.dtype} {frames.shape}"
         )
-    path = str(path)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     info = dict(meta or {})
     info["fps"] = float(fps)
-    tmp = temp_path(path)  # a SIGKILL's leftover: see atomic.remove_stale_temps
-    try:
-        with open(tmp, "wb") as handle:
-            np.savez_compressed(
-                handle,
-                frames=frames,
-                fps=np.float32(fps),
-                meta=np.array(json.dumps(info, default=_json_default)),
-            )
-        os.replace(tmp, path)  # atomic: a kill never leaves half a file at `path`
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    # A SIGKILL's leftover temp is removed by atomic.remove_stale_temps.
+    with atomic_open(str(path)) as handle:
+        np.savez_compressed(
+            handle,
+            frames=frames,
+            fps=np.float32(fps),
+            meta=np.array(json.dumps(info, default=_json_default)),
+        )
 
 
 def _json_default(value):
@@ -540,7 +532,7 @@ def load_roi(path):
 
     Example
     -------
-    >>> import tempfile
+    >>> import os, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "c.npz")
     >>> save_roi(path, np.zeros((1, 4, 4), np.uint8))
     >>> load_roi(path)[1]
@@ -559,7 +551,7 @@ def is_valid_roi(path):
 
     Example
     -------
-    >>> import tempfile
+    >>> import os, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "d.npz")
     >>> is_valid_roi(path)
     False

@@ -9,7 +9,7 @@ written atomically, so an interrupted job (Ctrl-C: exit 130) can simply be
 run again: files whose
 ``.npz`` is complete and was made with the same crop options are skipped; the
 others are re-made (:mod:`~speechbrain_v2s.video.roi_cache`), and temporary
-files left by a killed run are removed (:mod:`~speechbrain_v2s.video.atomic`).
+files left by a killed run are removed (:mod:`~speechbrain_v2s.atomic`).
 
 Failures (unreadable, empty, no face in too many frames, audio/video length
 mismatch) never stop the run: they go to ``<output_dir>/preprocess_report.csv``
@@ -44,6 +44,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 
+from speechbrain_v2s.atomic import remove_stale_temps
 from speechbrain_v2s.cli_common import HelpFormatter, add_version
 from speechbrain_v2s.outputs import (
     EXIT_INTERRUPTED,
@@ -52,7 +53,6 @@ from speechbrain_v2s.outputs import (
     check_output_folder,
     printable,
 )
-from speechbrain_v2s.video.atomic import remove_stale_temps
 from speechbrain_v2s.video.errors import AVLengthMismatchError, VideoError
 from speechbrain_v2s.video.inputs import InputError, collect_inputs
 from speechbrain_v2s.video.io import read_audio_from_video, read_video
