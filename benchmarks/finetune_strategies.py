@@ -56,11 +56,10 @@ to the tiny_mel V2A lane rate with validation measured on a quiet machine
   8.4 min beside another), a V2A run ~13 min (0.61 s/step), ``joint`` ~22:
   ~130 lane-minutes, **~70 min** wall.
 - ``--family tiny_wave`` (A2A 475 steps = 1 epoch; V2A 162 steps = 3
-  epochs): ~3.5 s (A2A) and ~2.8 s (V2A) a step of a lane with validation,
-  A2A ~30 min (on the critical path: ``init`` waits for it), a V2A run ~11
-  min with test and scoring, ``joint`` ~16: ~120 lane-minutes, **~70 min**
-  wall; ~85 min if a step costs 3.5 s. Each extra V2A epoch (54 steps) adds
-  ~11 min, so 4 epochs would not reliably fit 90 min.
+  epochs): estimated ~70 min, **measured 45 min** (2026-12-03: A2A ~21 min
+  on the critical path, a V2A run ~6 min with test and scoring). At these
+  steps both models are still on the average-spectrogram plateau (RESULTS);
+  about twice the V2A steps would fit the 90-minute allowance.
 
 ``--quick`` is a smoke test (tiny corpora, a few steps, 2 seeds, nothing
 written to RESULTS.md).
