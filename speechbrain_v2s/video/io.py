@@ -33,6 +33,11 @@ from speechbrain_v2s.video.errors import (
     UnreadableVideoError,
     VideoWriteError,
 )
+from speechbrain_v2s.video.timing import (
+    TimedResampler,
+    declared_frames,
+    warn_if_short,
+)
 
 # MPEG-1 only allows these frame rates (the codec refuses others).
 _MPEG1_RATES = (23.976, 24.0, 25.0, 29.97, 30.0, 50.0, 59.94, 60.0)
@@ -166,16 +171,6 @@ def convert_frame(frame_bgr, grayscale):
     return cv2.cvtColor(frame_bgr, code)
 
 
-def _source_limit(limit, fps):
-    """Source frames needed for ``max_frames`` output frames (None: all)."""
-    max_frames, target_fps = limit
-    if max_frames is None:
-        return None
-    if not target_fps or not fps or not math.isfinite(fps) or fps <= 0:
-        return int(max_frames)
-    return int(math.ceil(max_frames * max(1.0, fps / target_fps))) + 1
-
-
 def _utf8_name(path):
     try:
         os.fspath(path).encode("utf-8")
@@ -238,27 +233,51 @@ def open_capture(path):
         return cv2.VideoCapture(name) if _utf8_name(name) else cv2.VideoCapture()
 
 
-def _decode_opencv(path, grayscale, limit):
-    """Return (frames list, fps) or None when OpenCV cannot open the file."""
+def _usable_rate(fps):
+    return bool(fps) and math.isfinite(fps) and fps > 0
+
+
+def timed_resampler(fps, target_fps):
+    """The :class:`.timing.TimedResampler` for a file stated at ``fps`` (a rate
+    that is missing or absurd counts as ``target_fps``, or 25).
+
+    Example
+    -------
+    >>> timed_resampler(0.0, 25.0).source_fps, timed_resampler(30.0, None).step
+    (25.0, None)
+    """
+    return TimedResampler(fps if _usable_rate(fps) else target_fps or 25.0, target_fps)
+
+
+def _decode_opencv(path, grayscale, target_fps, max_frames):
+    """Return (frames list, fps, resampler) or None when OpenCV cannot open
+    the file; ``fps`` is 0 when the header has no usable rate."""
     cap = open_capture(str(path))
     try:
         if not cap.isOpened():
             return None
         fps = cap.get(cv2.CAP_PROP_FPS)
-        max_source_frames = _source_limit(limit, fps)
+        resampler = timed_resampler(fps, target_fps)
         frames = []
-        while max_source_frames is None or len(frames) < max_source_frames:
+        while True:
             ok, frame = cap.read()
             if not ok:
                 break
-            frames.append(convert_frame(frame, grayscale))
-        return frames, fps
+            time_s = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+            frames.extend(resampler.push(convert_frame(frame, grayscale), time_s))
+            if max_frames is not None and len(frames) >= max_frames:
+                return frames, fps, resampler  # the rest is not decoded
+        frames.extend(resampler.finish())
+        if max_frames is None and _usable_rate(fps):
+            warn_if_short(path, resampler, cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        return frames, fps, resampler
     finally:
         cap.release()
 
 
-def _decode_pyav(path, grayscale, limit):
-    """Return (frames list, fps) with PyAV; raise the typed error on failure."""
+def _decode_pyav(path, grayscale, target_fps, max_frames):
+    """Return (frames list, fps, resampler) with PyAV; raise the typed error
+    on failure."""
     try:
         import av
     except ImportError:
@@ -270,14 +289,19 @@ def _decode_pyav(path, grayscale, limit):
             stream = container.streams.video[0]
             rate = stream.average_rate or stream.guessed_rate
             fps = float(rate) if rate else 0.0
-            max_source_frames = _source_limit(limit, fps)
+            resampler = timed_resampler(fps, target_fps)
             frames = []
             fmt = "gray" if grayscale else "rgb24"
             for frame in container.decode(stream):
-                frames.append(frame.to_ndarray(format=fmt))
-                if max_source_frames is not None and len(frames) >= max_source_frames:
-                    break
-            return frames, fps
+                image = frame.to_ndarray(format=fmt)
+                frames.extend(resampler.push(image, frame.time))
+                if max_frames is not None and len(frames) >= max_frames:
+                    return frames, fps, resampler
+            frames.extend(resampler.finish())
+            if max_frames is None and _usable_rate(fps):
+                declared = declared_frames(stream, container, fps)
+                warn_if_short(path, resampler, declared)
+            return frames, fps, resampler
     except EmptyVideoError:
         raise
     except Exception as err:  # FFmpeg raises many error types for bad data
@@ -289,16 +313,19 @@ def _decode_pyav(path, grayscale, limit):
 def read_video(path, target_fps=25.0, grayscale=False, max_frames=None):
     """Decode a video file into uint8 frames at ``target_fps``.
 
-    The frame rate is changed by picking, for each output time, the source frame
-    nearest in time (e.g. 30 fps -> 25 fps drops every sixth frame); constant
-    frame rate is assumed, as the file's stated rate is used.
+    Each output time shows the source frame nearest to it by the frames'
+    timestamps (e.g. 30 fps -> 25 fps drops every sixth frame), so a
+    variable-frame-rate video keeps its duration (see
+    :class:`.timing.TimedResampler`). A file that decodes to clearly fewer
+    frames than its container declares (truncated, damaged) is read as far as
+    it goes, with one logged warning naming it.
 
     Arguments
     ---------
     path : str or os.PathLike
         Any container/codec that OpenCV's (or PyAV's) FFmpeg decodes.
     target_fps : float or None
-        Output rate; ``None`` keeps the file's rate.
+        Output rate; ``None`` keeps the file's frames and stated rate.
     grayscale : bool
         Return ``[T, H, W]`` luminance instead of ``[T, H, W, 3]`` RGB.
     max_frames : int, optional
@@ -327,11 +354,10 @@ def read_video(path, target_fps=25.0, grayscale=False, max_frames=None):
         raise UnreadableVideoError(path, "file not found")
     if os.path.getsize(path) == 0:
         raise EmptyVideoError(path, "file is empty (0 bytes)")
-    limit = (max_frames, target_fps)
-    decoded = _decode_opencv(path, grayscale, limit)
+    decoded = _decode_opencv(path, grayscale, target_fps, max_frames)
     if decoded is None or not decoded[0]:
         # OpenCV cannot open it or reads nothing: PyAV tells empty from corrupt.
-        fallback = _decode_pyav(path, grayscale, limit)
+        fallback = _decode_pyav(path, grayscale, target_fps, max_frames)
         if fallback is None:  # PyAV not installed
             if decoded is None:
                 raise UnreadableVideoError(
@@ -339,30 +365,22 @@ def read_video(path, target_fps=25.0, grayscale=False, max_frames=None):
                 )
             raise EmptyVideoError(path, "0 frames decoded")
         decoded = fallback
-    frames, fps = decoded
+    frames, fps, resampler = decoded
     if not frames:
         raise EmptyVideoError(path, "0 frames decoded")
+    if max_frames is not None:
+        frames = frames[: int(max_frames)]
     shapes = {f.shape for f in frames}
     if len(shapes) > 1:
         raise UnreadableVideoError(path, f"frame size changes within the file {shapes}")
-    if not fps or not math.isfinite(fps) or fps <= 0:
-        # No usable rate in the header: assume the frames are already at target.
-        fps = float(target_fps or 25.0)
-    fps = float(fps)
-    if target_fps is None or abs(fps - target_fps) < 1e-3:
-        indices = np.arange(len(frames))
-        out_fps = fps
-    else:
-        indices = resample_indices(len(frames), fps, float(target_fps))
-        out_fps = float(target_fps)
-    if max_frames is not None:
-        indices = indices[: int(max_frames)]
-    stacked = np.stack([frames[i] for i in indices]).astype(np.uint8, copy=False)
+    # No usable rate in the header: the frames are taken to be at the target.
+    fps = float(fps) if _usable_rate(fps) else float(target_fps or 25.0)
+    out_fps = fps if resampler.step in (None, 1.0) else float(target_fps)
     return VideoClip(
-        frames=stacked,
+        frames=np.stack(frames).astype(np.uint8, copy=False),
         fps=out_fps,
         original_fps=fps,
-        duration=len(indices) / out_fps,
+        duration=len(frames) / out_fps,
         path=path,
     )
 
