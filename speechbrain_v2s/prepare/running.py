@@ -6,6 +6,7 @@ writes the manifests, the report and, last, the options file.
 import json
 import logging
 import os
+import tempfile
 
 from speechbrain_v2s.prepare.files import write_json_atomic
 from speechbrain_v2s.prepare.reports import PrepareReport
@@ -122,6 +123,40 @@ def is_prepared(save_folder, split_names, options):
     return saved == normalise_options(options)
 
 
+class NothingPreparedError(ValueError):
+    """No usable file was found: every manifest would be empty."""
+
+
+def require_writable_folder(folder):
+    """Create ``folder`` if needed and check that files can be written in it,
+    so that a preparation fails before probing a corpus, not after.
+
+    Raises
+    ------
+    OSError
+        One line naming the folder and why.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> afile = tempfile.NamedTemporaryFile(delete=False).name
+    >>> require_writable_folder(os.path.join(afile, "save"))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    NotADirectoryError: cannot create save folder .../save: Not a directory
+    """
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as err:
+        raise type(err)(f"cannot create save folder {folder}: {err.strerror}") from err
+    try:
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as err:
+        raise type(err)(
+            f"save folder {folder} is not writable: {err.strerror}"
+        ) from err
+
+
 def run_preparation(save_folder, options, split_names, build, log_name=None):
     """Skip if already prepared with ``options``; otherwise build and write everything.
 
@@ -146,6 +181,13 @@ def run_preparation(save_folder, options, split_names, build, log_name=None):
     dict
         ``{split: manifest path}``.
 
+    Raises
+    ------
+    NothingPreparedError
+        Every split came out empty (the report is written, the manifests not).
+    OSError
+        ``save_folder`` cannot be created or written (checked first).
+
     Example
     -------
     >>> import tempfile
@@ -168,12 +210,19 @@ def run_preparation(save_folder, options, split_names, build, log_name=None):
             save_folder,
         )
         return paths
-    os.makedirs(save_folder, exist_ok=True)
+    require_writable_folder(save_folder)
     options_path = os.path.join(save_folder, OPTIONS_NAME)
     if os.path.exists(options_path):
         os.remove(options_path)  # the manifests about to change no longer match it
     report = PrepareReport()
     parts = build(report)
+    if not any(parts.get(split) for split in split_names):
+        # Empty manifests would only fail later, in training, far from the cause.
+        report_path = report.write(save_folder)
+        raise NothingPreparedError(
+            f"{name}: no usable files found ({len(report.skipped_files())} "
+            f"skipped, see {report_path}); no manifests written"
+        )
     for split in split_names:
         entries = parts.get(split, [])
         if not entries:

@@ -471,10 +471,15 @@ def prepare_audio(
 def main(argv=None):
     """Command line: ``python audio_prepare.py FOLDER [FOLDER ...] SAVE_FOLDER``.
 
+    Errors (a missing folder, a bad option, no audio found) are one line on
+    stderr and exit status 2.
+
     Example
     -------
     >>> import tempfile
+    >>> import numpy as np, soundfile
     >>> root = tempfile.mkdtemp()
+    >>> soundfile.write(os.path.join(root, "a.wav"), np.full(16000, 0.1), 16000)
     >>> main([root, os.path.join(root, "save"), "--valid_ratio", "0"])
     >>> sorted(os.listdir(os.path.join(root, "save")))
     ['prepare_options.json', 'prepare_report.csv', 'train.json', 'valid.json']
