@@ -157,7 +157,9 @@ def require_writable_folder(folder):
         ) from err
 
 
-def run_preparation(save_folder, options, split_names, build, log_name=None):
+def run_preparation(
+    save_folder, options, split_names, build, log_name=None, require_entries=False
+):
     """Skip if already prepared with ``options``; otherwise build and write everything.
 
     Arguments
@@ -175,6 +177,9 @@ def run_preparation(save_folder, options, split_names, build, log_name=None):
         ``id``); records bad files in ``report`` (a :class:`PrepareReport`).
     log_name : str, optional
         Dataset name for log messages.
+    require_entries : bool
+        Raise :class:`NothingPreparedError` when every split comes out empty
+        (otherwise empty manifests are written, with a warning each).
 
     Returns
     -------
@@ -184,7 +189,8 @@ def run_preparation(save_folder, options, split_names, build, log_name=None):
     Raises
     ------
     NothingPreparedError
-        Every split came out empty (the report is written, the manifests not).
+        With ``require_entries``, every split came out empty (the report is
+        written, the manifests not).
     OSError
         ``save_folder`` cannot be created or written (checked first).
 
@@ -216,7 +222,7 @@ def run_preparation(save_folder, options, split_names, build, log_name=None):
         os.remove(options_path)  # the manifests about to change no longer match it
     report = PrepareReport()
     parts = build(report)
-    if not any(parts.get(split) for split in split_names):
+    if require_entries and not any(parts.get(split) for split in split_names):
         # Empty manifests would only fail later, in training, far from the cause.
         report_path = report.write(save_folder)
         raise NothingPreparedError(

@@ -408,6 +408,14 @@ def prepare_audio(
     dict
         ``{"train": path, "valid": path}``.
 
+    Raises
+    ------
+    FileNotFoundError
+        A data folder is missing or not a folder.
+    ValueError
+        A bad option, or no usable audio file at all
+        (:class:`~speechbrain_v2s.prepare.NothingPreparedError`).
+
     Example
     -------
     >>> import json, tempfile
@@ -465,7 +473,10 @@ def prepare_audio(
         ratios = (1.0 - valid_ratio, valid_ratio)
         return split_items(entries, ratios, seed, names=("train", "valid"))
 
-    return run_preparation(save_folder, options, ("train", "valid"), build)
+    # No audio at all is a mistake (a wrong folder or layout), not a corpus.
+    return run_preparation(
+        save_folder, options, ("train", "valid"), build, require_entries=True
+    )
 
 
 def main(argv=None):
