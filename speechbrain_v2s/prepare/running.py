@@ -148,12 +148,14 @@ def require_writable_folder(folder):
     try:
         os.makedirs(folder, exist_ok=True)
     except OSError as err:
-        raise type(err)(f"cannot create save folder {folder}: {err.strerror}") from err
+        raise type(err)(
+            f"cannot create save folder {folder}: {err.strerror or err}"
+        ) from err
     try:
         tempfile.TemporaryFile(dir=folder).close()
     except OSError as err:
         raise type(err)(
-            f"save folder {folder} is not writable: {err.strerror}"
+            f"save folder {folder} is not writable: {err.strerror or err}"
         ) from err
 
 
