@@ -238,6 +238,8 @@ def _synthesize(args):
     if len(entries) > 1 and args.mux:
         _error("--mux takes a single input video")
         return EXIT_USAGE
+    if args.mux and not _mux_usable(args.mux, entries[0][0]):
+        return EXIT_USAGE
     try:
         outputs = _plan_outputs(entries, args)
     except OSError as err:
@@ -272,15 +274,41 @@ def _synthesize(args):
     return batch_exit_code(done, skipped, failed)
 
 
+def _mux_usable(mux, video):
+    """Whether ``--mux`` names a video that can be written; one line if not.
+    Checked before the model loads, so a wrong name costs nothing and leaves
+    no wav behind."""
+    from speechbrain_v2s.video.errors import VideoWriteError
+    from speechbrain_v2s.video.io import check_mux_output
+
+    try:
+        check_mux_output(mux)
+    except VideoWriteError as err:
+        _error(f"--mux {err}")
+        return False
+    if os.path.abspath(mux) == os.path.abspath(video):
+        _error(f"--mux {mux}: is the input video (it cannot be written over)")
+        return False
+    return True
+
+
 def _load_model(args):
+    from speechbrain_v2s.hub import check_model_source, offline_hub
+
+    try:  # a missing folder or an unreachable Hub: one line, no retries
+        offline = check_model_source(args.model, args.savedir)
+    except FileNotFoundError as err:
+        _error(f"cannot load model: {err}")
+        return None
     try:
         from speechbrain_v2s.inference import VideoToSpeech
 
-        return VideoToSpeech.from_hparams(
-            source=args.model,
-            savedir=args.savedir,
-            run_opts={"device": args.device},
-        )
+        with offline_hub() if offline else nullcontext():
+            return VideoToSpeech.from_hparams(
+                source=args.model,
+                savedir=args.savedir,
+                run_opts={"device": args.device},
+            )
     except Exception as err:  # any loading problem is one line for the user
         _error(f"cannot load model {args.model!r}: {err}")
         return None

@@ -21,6 +21,9 @@ Example
 """
 
 import os
+import socket
+from contextlib import contextmanager
+from urllib.parse import urlsplit
 
 DECODER_FILENAME = "a2a_decoder.safetensors"
 LEGACY_DECODER_FILENAME = "a2a_decoder.ckpt"  # torch file of training runs
@@ -102,6 +105,116 @@ def resolve_checkpoint(source, filename=DECODER_FILENAMES, savedir=None):
         f"pretrained source {source!r}: could not fetch {wanted} from the "
         f"Hugging Face Hub ({'; '.join(errors)})"
     )
+
+
+def hub_reachable(timeout=3.0):
+    """Whether a connection to the Hugging Face Hub (``HF_ENDPOINT``) opens
+    within ``timeout`` seconds: one quick try, where the Hub's own client
+    retries each file five times with back-off (23 s and a warning per try).
+
+    Example
+    -------
+    >>> isinstance(hub_reachable(timeout=0.5), bool)
+    True
+    """
+    from huggingface_hub import constants
+
+    url = urlsplit(constants.ENDPOINT)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((url.hostname, port), timeout=timeout).close()
+        return True
+    except OSError:  # no DNS, no route, refused, timed out
+        return False
+
+
+def _hub_cached(source, savedir, filename="hyperparams.yaml"):
+    if savedir and os.path.isfile(os.path.join(savedir, filename)):
+        return True
+    from huggingface_hub import try_to_load_from_cache
+
+    return isinstance(try_to_load_from_cache(source, filename), str)
+
+
+def check_model_source(source, savedir=None):
+    """Refuse, in one line, a model source that cannot load, before loading.
+
+    A local source must be a folder holding ``hyperparams.yaml`` (a missing
+    one is not looked up on the Hub). A Hub id is tried once for reachability:
+    unreachable with the model in the cache (``savedir`` or the Hub's), it is
+    loaded offline (see :func:`offline_hub`); unreachable and not cached, it is
+    refused. ``HF_HUB_OFFLINE=1`` skips the check.
+
+    Arguments
+    ---------
+    source : str
+        A model folder or a Hugging Face Hub id (``user/repo``).
+    savedir : str, optional
+        Where Hub models are cached for the load.
+
+    Returns
+    -------
+    bool
+        Whether to load offline.
+
+    Raises
+    ------
+    FileNotFoundError
+        With the one line to show.
+
+    Example
+    -------
+    >>> check_model_source("/no/such/model")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: model folder '/no/such/model' does not exist
+    """
+    source = str(source)
+    if not is_hub_id(source):
+        if not os.path.exists(source):
+            raise FileNotFoundError(f"model folder {source!r} does not exist")
+        if not os.path.isdir(source):
+            raise FileNotFoundError(f"model {source!r} is a file, not a model folder")
+        if not os.path.isfile(os.path.join(source, "hyperparams.yaml")):
+            raise FileNotFoundError(
+                f"model folder {source!r} has no hyperparams.yaml "
+                "(make one with v2s-export)"
+            )
+        return False
+    from huggingface_hub import constants
+
+    if constants.is_offline_mode() or hub_reachable():
+        return False
+    if _hub_cached(source, savedir):
+        return True
+    raise FileNotFoundError(
+        f"model {source!r}: the Hugging Face Hub cannot be reached and the model "
+        "is not in the local cache (connect, or pass a model folder)"
+    )
+
+
+@contextmanager
+def offline_hub():
+    """The Hub client in offline mode (cache only, no requests) inside the ``with``.
+
+    ``HF_HUB_OFFLINE`` is read when ``huggingface_hub`` is imported, so the
+    setting it made is changed, and put back after.
+
+    Example
+    -------
+    >>> from huggingface_hub import constants
+    >>> with offline_hub():
+    ...     constants.is_offline_mode()
+    True
+    """
+    from huggingface_hub import constants
+
+    before = constants.HF_HUB_OFFLINE
+    constants.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        constants.HF_HUB_OFFLINE = before
 
 
 def upload_folder(folder, repo_id, token=None, private=False, dry_run=False):

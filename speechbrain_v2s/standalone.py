@@ -54,7 +54,8 @@ BUNDLED_MODULES = (
 EMBEDDED_MODULES = (
     "speechbrain_v2s.video",
     "speechbrain_v2s.video.errors",
-    "speechbrain_v2s.video.atomic",
+    "speechbrain_v2s.video.timing",
+    "speechbrain_v2s.video.mux",
     "speechbrain_v2s.video.io",
     "speechbrain_v2s.video.landmarks",
     "speechbrain_v2s.video.mouth_roi",

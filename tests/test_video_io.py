@@ -56,14 +56,20 @@ def test_resample_counts():
 @pytest.mark.parametrize(
     "source_fps", [30.0, 29.97, 25.0, 24.0, 50.0, 59.94, 12.5, 15.0, 7.0]
 )
-def test_streamed_resampling_picks_the_frames_of_resample_indices(source_fps):
-    """The chunked reader releases frames one at a time, with no frame count
-    known in advance, yet picks what resample_indices picks for the whole video."""
-    from speechbrain_v2s.video.stream import _Resampler
+@pytest.mark.parametrize("timed", [True, False])
+def test_streamed_resampling_picks_the_frames_of_resample_indices(source_fps, timed):
+    """The timestamp resampler releases frames one at a time, with no frame
+    count known in advance, yet on a constant-rate file (or one without
+    timestamps) picks what resample_indices picks for the whole video."""
+    from speechbrain_v2s.video.timing import TimedResampler
 
     for num in (1, 2, 3, 7, 30, 61, 250):
-        resampler = _Resampler(source_fps, 25.0)
-        picked = [out for index in range(num) for out in resampler.push(index)]
+        resampler = TimedResampler(source_fps, 25.0)
+        # Millisecond timestamps, as OpenCV reports them.
+        times = [
+            round(i / source_fps * 1000) / 1000 if timed else None for i in range(num)
+        ]
+        picked = [out for i in range(num) for out in resampler.push(i, times[i])]
         picked += resampler.finish()
         assert picked == resample_indices(num, source_fps, 25.0).tolist(), num
 

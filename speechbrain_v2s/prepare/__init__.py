@@ -126,10 +126,12 @@ from speechbrain_v2s.prepare.reports import (
 from speechbrain_v2s.prepare.running import (
     MANIFEST_VERSION,
     OPTIONS_NAME,
+    NothingPreparedError,
     is_prepared,
     manifest_paths,
     merge_split_manifests,
     normalise_options,
+    require_writable_folder,
     run_preparation,
     write_manifest,
 )
@@ -159,6 +161,7 @@ __all__ = [
     "SPLITS",
     "VIDEO_EXTENSIONS",
     "BadFileError",
+    "NothingPreparedError",
     "PrepareReport",
     "add_common_arguments",
     "audio_info",
@@ -187,6 +190,7 @@ __all__ = [
     "read_list_file",
     "read_text_file",
     "require_folder",
+    "require_writable_folder",
     "run_preparation",
     "setup_cli_logging",
     "silence_reason",

@@ -4,8 +4,13 @@ share and their ``main()``.
 
 import argparse
 import logging
+import sys
 
 from speechbrain_v2s.prepare.parallel import MAX_WORKERS
+
+# Exit codes of the prepare scripts (as the v2s-* tools): nothing done, Ctrl-C.
+EXIT_NOTHING_DONE = 2
+EXIT_INTERRUPTED = 130
 
 
 def ratios_arg(text):
@@ -86,7 +91,9 @@ def prepare_main(
     (``common``: its keyword arguments). ``prepare`` gets the folders by
     position and every option by its name, ``--no_silence_check`` as
     ``check_silence=False``; ``convert(options)`` may rewrite the options
-    dict first.
+    dict first. What ``prepare`` raises as ``OSError`` or ``ValueError`` (a
+    missing data folder, an unwritable save folder, a bad option, no usable
+    file) is one line on stderr and exit status 2; Ctrl-C exits 130.
 
     Arguments
     ---------
@@ -122,6 +129,18 @@ def prepare_main(
     >>> prepare_main(show, argv, "Demo.", "roots", options, {"silence_check": True},
     ...              several_folders=True)
     ['a', 'b'] ['HI'] False
+    >>> import contextlib, io
+    >>> def missing(data_folder, save_folder, **options):
+    ...     raise FileNotFoundError(f"dataset folder not found: {data_folder}")
+    >>> err = io.StringIO()
+    >>> with contextlib.redirect_stderr(err):
+    ...     try:
+    ...         prepare_main(missing, ["/no/data", "save"], "Demo.", "root")
+    ...     except SystemExit as stop:
+    ...         print(stop.code)
+    2
+    >>> print(err.getvalue().split(": ", 1)[1], end="")  # after the script's name
+    error: dataset folder not found: /no/data
     """
     data = "data_folders" if several_folders else "data_folder"
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
@@ -136,7 +155,16 @@ def prepare_main(
         options["check_silence"] = not options.pop("no_silence_check")
     if convert is not None:
         options = convert(options)
-    prepare(options.pop(data), options.pop("save_folder"), **options)
+    try:
+        prepare(options.pop(data), options.pop("save_folder"), **options)
+    except (OSError, ValueError) as err:
+        # A missing or unwritable folder, a bad option, nothing found: one line
+        # and exit 2, as argparse does for usage errors.
+        print(f"{parser.prog}: error: {err}", file=sys.stderr)
+        raise SystemExit(EXIT_NOTHING_DONE) from None
+    except KeyboardInterrupt:
+        print(f"{parser.prog}: interrupted", file=sys.stderr)
+        raise SystemExit(EXIT_INTERRUPTED) from None
 
 
 def setup_cli_logging():

@@ -6,6 +6,7 @@ writes the manifests, the report and, last, the options file.
 import json
 import logging
 import os
+import tempfile
 
 from speechbrain_v2s.atomic import write_json_atomic
 from speechbrain_v2s.prepare.reports import PrepareReport
@@ -122,7 +123,45 @@ def is_prepared(save_folder, split_names, options):
     return saved == normalise_options(options)
 
 
-def run_preparation(save_folder, options, split_names, build, log_name=None):
+class NothingPreparedError(ValueError):
+    """No usable file was found: every manifest would be empty."""
+
+
+def require_writable_folder(folder):
+    """Create ``folder`` if needed and check that files can be written in it,
+    so that a preparation fails before probing a corpus, not after.
+
+    Raises
+    ------
+    OSError
+        One line naming the folder and why.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> afile = tempfile.NamedTemporaryFile(delete=False).name
+    >>> require_writable_folder(os.path.join(afile, "save"))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    NotADirectoryError: cannot create save folder .../save: Not a directory
+    """
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as err:
+        raise type(err)(
+            f"cannot create save folder {folder}: {err.strerror or err}"
+        ) from err
+    try:
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as err:
+        raise type(err)(
+            f"save folder {folder} is not writable: {err.strerror or err}"
+        ) from err
+
+
+def run_preparation(
+    save_folder, options, split_names, build, log_name=None, require_entries=False
+):
     """Skip if already prepared with ``options``; otherwise build and write everything.
 
     Arguments
@@ -140,11 +179,22 @@ def run_preparation(save_folder, options, split_names, build, log_name=None):
         ``id``); records bad files in ``report`` (a :class:`PrepareReport`).
     log_name : str, optional
         Dataset name for log messages.
+    require_entries : bool
+        Raise :class:`NothingPreparedError` when every split comes out empty
+        (otherwise empty manifests are written, with a warning each).
 
     Returns
     -------
     dict
         ``{split: manifest path}``.
+
+    Raises
+    ------
+    NothingPreparedError
+        With ``require_entries``, every split came out empty (the report is
+        written, the manifests not).
+    OSError
+        ``save_folder`` cannot be created or written (checked first).
 
     Example
     -------
@@ -168,12 +218,19 @@ def run_preparation(save_folder, options, split_names, build, log_name=None):
             save_folder,
         )
         return paths
-    os.makedirs(save_folder, exist_ok=True)
+    require_writable_folder(save_folder)
     options_path = os.path.join(save_folder, OPTIONS_NAME)
     if os.path.exists(options_path):
         os.remove(options_path)  # the manifests about to change no longer match it
     report = PrepareReport()
     parts = build(report)
+    if require_entries and not any(parts.get(split) for split in split_names):
+        # Empty manifests would only fail later, in training, far from the cause.
+        report_path = report.write(save_folder)
+        raise NothingPreparedError(
+            f"{name}: no usable files found ({len(report.skipped_files())} "
+            f"skipped, see {report_path}); no manifests written"
+        )
     for split in split_names:
         entries = parts.get(split, [])
         if not entries:

@@ -9,6 +9,14 @@ Example
 True
 """
 
+import os
+
+# OpenCV's bundled FFmpeg prints decoder complaints ("[mov,mp4,...] partial
+# file") straight to stderr, between the one-line reports of bad inputs; the
+# readers report what matters themselves. Read when OpenCV first opens a video;
+# a level the user set wins.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+
 #: Video containers looked for in folders, by preprocessing and data preparation.
 VIDEO_EXTENSIONS = (
     ".mp4",

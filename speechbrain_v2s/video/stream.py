@@ -4,9 +4,9 @@
 return, in order and in ``[n, H, W(, 3)]`` uint8 blocks, so a long video is
 never held whole (a 10-minute 88x88 video is 116 MB as uint8, but the list of
 decoded frames plus its stacked copy and float versions of it are several
-times that). Frame-rate conversion picks the same source frames as
-:func:`.io.resample_indices`, decided on the fly without knowing the frame
-count in advance.
+times that). Frame-rate conversion is :func:`.io.read_video`'s (by the
+frames' timestamps, :class:`.timing.TimedResampler`), decided on the fly
+without knowing the frame count in advance.
 
 :func:`stream_mouth_rois` does the same for raw face video: the mouth crops
 of :func:`.mouth_roi.extract_mouth_roi`, from two block-wise passes over the
@@ -24,8 +24,6 @@ Example
 """
 
 import inspect
-import math
-from collections import deque
 
 import cv2
 import numpy as np
@@ -35,47 +33,9 @@ from speechbrain_v2s.video.io import (
     convert_frame,
     open_capture,
     read_video,
-    resampled_count,
-    source_frame_index,
+    timed_resampler,
 )
-
-
-class _Resampler:
-    """Nearest-in-time frame-rate conversion fed one source frame at a time.
-
-    Output frame ``j`` is only released once enough source frames were seen to
-    know it exists, so the result equals ``resample_indices`` on the whole video.
-    """
-
-    def __init__(self, source_fps, target_fps):
-        self.rates = (source_fps, target_fps)
-        self.recent = deque(maxlen=int(math.ceil(source_fps / target_fps)) + 3)
-        self.seen = 0
-        self.next_out = 0
-
-    def push(self, frame):
-        self.recent.append((self.seen, frame))
-        self.seen += 1
-        # Output j exists once j < count(frames seen so far); its source frame
-        # must have arrived (a later one could still be clipped to the last).
-        return self._release(resampled_count(self.seen, *self.rates), final=False)
-
-    def finish(self):
-        if self.seen == 0:
-            return []
-        return self._release(resampled_count(self.seen, *self.rates), final=True)
-
-    def _release(self, available, final):
-        out, frames, last = [], dict(self.recent), self.seen - 1
-        while self.next_out < available:
-            index = source_frame_index(self.next_out, *self.rates)
-            if index > last:
-                if not final:
-                    break
-                index = last
-            out.append(frames[index])
-            self.next_out += 1
-        return out
+from speechbrain_v2s.video.timing import warn_if_short
 
 
 def iter_video_chunks(path, chunk=250, target_fps=25.0, grayscale=False):
@@ -127,10 +87,7 @@ def iter_video_chunks(path, chunk=250, target_fps=25.0, grayscale=False):
                 yield frames.frames[start : start + chunk]
             return
         fps = cap.get(cv2.CAP_PROP_FPS)
-        if not fps or not math.isfinite(fps) or fps <= 0:
-            fps = float(target_fps or 25.0)  # as read_video: assume the target
-        resample = target_fps is not None and abs(fps - target_fps) >= 1e-3
-        resampler = _Resampler(float(fps), float(target_fps)) if resample else None
+        resampler = timed_resampler(fps, target_fps)
         block, shape = [], None
         ok, frame = first
         while ok:
@@ -142,13 +99,15 @@ def iter_video_chunks(path, chunk=250, target_fps=25.0, grayscale=False):
                     path,
                     f"frame size changes within the file {{{shape}, {frame.shape}}}",
                 )
-            block.extend(resampler.push(frame) if resampler else [frame])
+            time_s = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+            block.extend(resampler.push(frame, time_s))
             while len(block) >= chunk:
                 yield np.stack(block[:chunk])
                 del block[:chunk]
             ok, frame = cap.read()
-        if resampler:
-            block.extend(resampler.finish())
+        block.extend(resampler.finish())
+        if fps == resampler.source_fps:  # a stated rate to hold the count to
+            warn_if_short(path, resampler, cap.get(cv2.CAP_PROP_FRAME_COUNT))
         for start in range(0, len(block), chunk):
             yield np.stack(block[start : start + chunk])
     finally:

@@ -408,6 +408,14 @@ def prepare_audio(
     dict
         ``{"train": path, "valid": path}``.
 
+    Raises
+    ------
+    FileNotFoundError
+        A data folder is missing or not a folder.
+    ValueError
+        A bad option, or no usable audio file at all
+        (:class:`~speechbrain_v2s.prepare.NothingPreparedError`).
+
     Example
     -------
     >>> import json, tempfile
@@ -465,16 +473,24 @@ def prepare_audio(
         ratios = (1.0 - valid_ratio, valid_ratio)
         return split_items(entries, ratios, seed, names=("train", "valid"))
 
-    return run_preparation(save_folder, options, ("train", "valid"), build)
+    # No audio at all is a mistake (a wrong folder or layout), not a corpus.
+    return run_preparation(
+        save_folder, options, ("train", "valid"), build, require_entries=True
+    )
 
 
 def main(argv=None):
     """Command line: ``python audio_prepare.py FOLDER [FOLDER ...] SAVE_FOLDER``.
 
+    Errors (a missing folder, a bad option, no audio found) are one line on
+    stderr and exit status 2.
+
     Example
     -------
     >>> import tempfile
+    >>> import numpy as np, soundfile
     >>> root = tempfile.mkdtemp()
+    >>> soundfile.write(os.path.join(root, "a.wav"), np.full(16000, 0.1), 16000)
     >>> main([root, os.path.join(root, "save"), "--valid_ratio", "0"])
     >>> sorted(os.listdir(os.path.join(root, "save")))
     ['prepare_options.json', 'prepare_report.csv', 'train.json', 'valid.json']
