@@ -149,3 +149,25 @@ def test_package_copy_is_only_code(tiny_model, tmp_path):
     assert package and all(w.endswith(".py") for w in package)
     # the judge weights (package data for v2s-evaluate) stay behind
     assert not any(w.startswith("speechbrain_v2s/judges/") for w in written)
+
+
+def test_several_models_get_a_chooser(tiny_model, tmp_path):
+    import shutil
+
+    from speechbrain_v2s.app.ui import build_demo
+
+    other = tmp_path / "other" / "tiny_mel0"
+    shutil.copytree(tiny_model, other)
+    demo = build_demo([str(tiny_model), str(other)])
+    chooser = next(
+        block
+        for block in demo.blocks.values()
+        if getattr(block, "elem_id", None) == "model"
+    )
+    # two folders of one name: told apart by their full paths
+    assert [c[0] for c in chooser.choices] == [str(tiny_model), str(other)]
+    assert chooser.visible
+    single = build_demo([str(tiny_model)])
+    assert not next(
+        b for b in single.blocks.values() if getattr(b, "elem_id", None) == "model"
+    ).visible

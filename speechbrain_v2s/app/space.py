@@ -37,7 +37,8 @@ from speechbrain_v2s.app.ui import build_demo
 HERE = os.path.dirname(os.path.abspath(__file__))
 # A folder inside the Space, or a Hub id.
 MODEL = {model}
-MODEL = os.path.join(HERE, MODEL) if os.path.isdir(os.path.join(HERE, MODEL)) else MODEL
+if os.path.isdir(os.path.join(HERE, MODEL)):
+    MODEL = os.path.join(HERE, MODEL)
 
 demo = build_demo([MODEL], cropped={cropped})
 
@@ -69,8 +70,7 @@ def space_readme(title, gradio_version, model=MODEL_DIR):
         "license: apache-2.0\n"
         "---\n\n"
         f"# {title}\n\n"
-        "Speech from silent talking-face video with "
-        "[speechbrain-v2s](https://github.com/) "
+        "Speech from silent talking-face video with speechbrain-v2s "
         f"(model: `{model}`). Upload a video or record one with the webcam: the "
         "page shows the mouth crops the model read, plays the speech and offers "
         "the wav and the video with the speech for download.\n\n"
