@@ -3,6 +3,7 @@ mel picture), the messages of bad uploads, and the Space folder."""
 
 import importlib.util
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -171,3 +172,53 @@ def test_several_models_get_a_chooser(tiny_model, tmp_path):
     assert not next(
         b for b in single.blocks.values() if getattr(b, "elem_id", None) == "model"
     ).visible
+
+
+def test_app_command_names_a_taken_port(tiny_model, capsys):
+    import socket
+
+    from speechbrain_v2s.app.cli import main
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["--model", str(tiny_model), "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: cannot serve on 127.0.0.1:{port}")
+    assert len(err.splitlines()) == 1
+
+
+def test_app_command_serves_until_ctrl_c(tiny_model):
+    """The console script: the page answers, Ctrl-C ends it with 130."""
+    import signal
+    import socket
+    import subprocess
+    import time
+    import urllib.request
+
+    from recipe_runs import subprocess_env
+
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    exe = os.path.join(os.path.dirname(sys.executable), "v2s-app")
+    cmd = [exe, "--model", str(tiny_model), "--port", str(port)]
+    server = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=subprocess_env()
+    )
+    try:
+        deadline, page = time.monotonic() + 120, None
+        while page is None and time.monotonic() < deadline:
+            assert server.poll() is None, server.communicate()
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as answer:
+                    page = answer.read().decode()
+            except OSError:
+                time.sleep(0.5)
+        assert page and "SpeechBrain V2S" in page
+        server.send_signal(signal.SIGINT)
+        assert server.wait(timeout=60) == 130
+    finally:
+        server.kill()
+        server.wait()

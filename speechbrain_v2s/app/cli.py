@@ -14,6 +14,7 @@ error: cannot load model '/no/such/model': ...
 import argparse
 import logging
 import sys
+import threading
 
 from speechbrain_v2s.app.core import MAX_SECONDS
 from speechbrain_v2s.cli_common import HelpFormatter, add_version
@@ -94,12 +95,20 @@ def main(argv=None):
             print(f"error: cannot load model {source!r}: {err}", file=sys.stderr)
             return EXIT_NOTHING_DONE
     try:
-        demo.launch(server_name=args.host, server_port=args.port)
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
+        # Our own wait, not Gradio's: its blocking launch() swallows Ctrl-C
+        # and returns normally, and an interrupted command exits 130.
+        demo.launch(
+            server_name=args.host, server_port=args.port, prevent_thread_lock=True
+        )
     except OSError as err:  # port taken
         print(f"error: cannot serve on {args.host}:{args.port}: {err}", file=sys.stderr)
         return EXIT_NOTHING_DONE
+    print(f"serving {', '.join(shelf.sources.values())} (Ctrl-C stops)", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        demo.close()
+        return EXIT_INTERRUPTED
     return EXIT_OK
 
 
