@@ -64,6 +64,9 @@ def browser():
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in (
+        # a test pattern as the webcam, allowed without asking
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",
         "--headless=new",
         "--no-sandbox",
         "--disable-dev-shm-usage",
@@ -141,3 +144,41 @@ def test_a_text_file_shows_an_error_line(served, browser, tmp_path):
     WebDriverWait(browser, 30).until(lambda d: "Error" in _status(d))
     assert "notes.txt: not a video this demo can read" in _status(browser)
     assert "Traceback" not in browser.page_source
+
+
+def test_webcam_recording_gives_speech(served, browser):
+    """Chromium's fake camera (a test pattern, taken as a mouth crop) is
+    recorded in the Webcam tab; the recording reaches the model."""
+    import re
+    import time
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(served)
+    tab = WebDriverWait(browser, 30).until(
+        lambda d: [
+            t
+            for t in d.find_elements(By.CSS_SELECTOR, "button[role=tab]")
+            if t.text == "Webcam"
+        ]
+    )[0]
+    tab.click()
+
+    def button(label):
+        def find(driver):
+            found = [
+                b
+                for b in driver.find_elements(By.CSS_SELECTOR, "#webcam button")
+                if b.text.strip() == label
+            ]
+            return found[0] if found else False
+
+        return WebDriverWait(browser, 30).until(find)
+
+    button("Click to Access Webcam").click()
+    button("Record").click()
+    time.sleep(2)
+    button("Stop").click()
+    WebDriverWait(browser, 60).until(lambda d: re.search(r"\d+ frames", _status(d)))
+    assert _status(browser).startswith("sample.webm: ")

@@ -160,10 +160,13 @@ def build_app(shelf, cropped=False, max_seconds=MAX_SECONDS, out_root=None):
                             elem_id="video-in",
                         )
                     with gr.Tab("Webcam"):
-                        # Not mirrored: mirroring runs a system FFmpeg.
+                        # Not mirrored, sound kept: Gradio would run a system
+                        # FFmpeg to flip or mute the recording (our readers
+                        # ignore its sound; the mux replaces it).
                         webcam = gr.Video(
                             sources=["webcam"],
                             webcam_options=gr.WebcamOptions(mirror=False),
+                            include_audio=True,
                             label="Record yourself",
                             elem_id="webcam",
                         )
