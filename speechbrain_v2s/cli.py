@@ -377,13 +377,20 @@ def build_export_parser():
         "file, or a Hub id",
     )
     parser.add_argument("--checkpoint", help="a CKPT folder (default: the run's best)")
+    parser.add_argument(
+        "--space",
+        help="also write this Hugging Face Space folder serving the model with "
+        "the web demo (v2s model kinds only)",
+    )
     return parser
 
 
 def export_main(argv=None):
-    """``v2s-export RUN_FOLDER OUT_DIR [--kind v2a|a2a|vocoder] [--vocoder X]``.
+    """``v2s-export RUN_FOLDER OUT_DIR [--kind v2a|a2a|vocoder] [--vocoder X]
+    [--space SPACE_DIR]``.
 
-    Returns the exit code: 2, with one line on stderr, for an unusable run.
+    Returns the exit code: 2, with one line on stderr, for an unusable run
+    (or a ``--space`` that cannot be written: the model folder is kept).
 
     Example
     -------
@@ -398,6 +405,9 @@ def export_main(argv=None):
     from speechbrain_v2s.export import export_model
 
     args = build_export_parser().parse_args(argv)
+    if args.space and args.kind != "v2a":
+        _error("--space serves video-to-speech models: use it with --kind v2a")
+        return EXIT_USAGE
     try:
         summary = export_model(
             args.run_folder,
@@ -411,6 +421,17 @@ def export_main(argv=None):
         return EXIT_USAGE
     for name in summary["files"]:
         print(os.path.join(args.out_dir, name))
+    if args.space:
+        from speechbrain_v2s.app.space import write_space
+
+        try:
+            write_space(args.out_dir, args.space)
+        except (OSError, RuntimeError) as err:
+            _error(f"Space not written: {err}")
+            return EXIT_USAGE
+        print(
+            f"{args.space}: Space folder (publish: v2s-upload {args.space} USER/NAME)"
+        )
     return EXIT_OK
 
 
@@ -425,11 +446,14 @@ def build_upload_parser():
     """
     parser = argparse.ArgumentParser(
         prog="v2s-upload",
-        description="Publish an exported model folder to the Hugging Face Hub.",
+        description="Publish an exported model folder, or a Space folder written "
+        "by v2s-space / v2s-export --space, to the Hugging Face Hub.",
         formatter_class=HelpFormatter,
     )
     add_version(parser)
-    parser.add_argument("folder", help="a folder written by v2s-export")
+    parser.add_argument(
+        "folder", help="a folder written by v2s-export or v2s-space (a Space)"
+    )
     parser.add_argument("repo_id", help="user/name on the Hub")
     parser.add_argument(
         "--private",
@@ -464,7 +488,7 @@ def upload_main(argv=None):
     >>> print(err.getvalue(), end="")  # doctest: +ELLIPSIS
     error: upload to user/model failed: ...: no hyperparams.yaml (export it first)
     """
-    from speechbrain_v2s.hub import upload_folder
+    from speechbrain_v2s.hub import is_space, upload_folder
 
     args = build_upload_parser().parse_args(argv)
     try:
@@ -477,6 +501,9 @@ def upload_main(argv=None):
     verb = "would upload" if args.dry_run else "uploaded"
     for name, size in files:
         print(f"{verb} {name} ({size} bytes)")
+    if is_space(args.folder):
+        where = "would be" if args.dry_run else "is"
+        print(f"the Space {where} at https://huggingface.co/spaces/{args.repo_id}")
     return EXIT_OK
 
 

@@ -217,8 +217,36 @@ def offline_hub():
         constants.HF_HUB_OFFLINE = before
 
 
+def is_space(folder):
+    """Whether ``folder`` is a Hugging Face Space (an ``app.py`` and a README
+    whose YAML header names an ``sdk``), as ``v2s-space`` writes them.
+
+    Example
+    -------
+    >>> import os, tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> is_space(d)
+    False
+    >>> _ = open(os.path.join(d, "app.py"), "w").write("")
+    >>> _ = open(os.path.join(d, "README.md"), "w").write("---\\nsdk: gradio\\n---\\n")
+    >>> is_space(d)
+    True
+    """
+    readme = os.path.join(folder, "README.md")
+    if not (os.path.isfile(os.path.join(folder, "app.py")) and os.path.isfile(readme)):
+        return False
+    with open(readme, encoding="utf-8") as handle:
+        header = handle.read().split("---")
+    return len(header) > 2 and "\nsdk:" in "\n" + header[1]
+
+
+# Python's caches never go to the Hub.
+_IGNORED = ("__pycache__", ".pyc")
+
+
 def upload_folder(folder, repo_id, token=None, private=False, dry_run=False):
-    """Publish an exported model folder to the Hugging Face Hub.
+    """Publish an exported model folder, or a Space folder (:func:`is_space`),
+    to the Hugging Face Hub.
 
     The token comes from ``token``, else the usual ``HF_TOKEN`` variable or
     ``huggingface-cli login``. With ``dry_run`` nothing is sent: the files that
@@ -232,12 +260,15 @@ def upload_folder(folder, repo_id, token=None, private=False, dry_run=False):
     >>> upload_folder(d, "user/model", dry_run=True)
     [('hyperparams.yaml', 5)]
     """
-    if not os.path.isfile(os.path.join(folder, "hyperparams.yaml")):
+    space = is_space(folder)
+    if not space and not os.path.isfile(os.path.join(folder, "hyperparams.yaml")):
         raise FileNotFoundError(f"{folder}: no hyperparams.yaml (export it first)")
     files = []
     for root, dirs, names in os.walk(folder):
-        dirs.sort()
+        dirs[:] = sorted(d for d in dirs if d not in _IGNORED)
         for name in sorted(names):
+            if name.endswith(_IGNORED):
+                continue
             path = os.path.join(root, name)
             files.append((os.path.relpath(path, folder), os.path.getsize(path)))
     if dry_run:
@@ -245,6 +276,13 @@ def upload_folder(folder, repo_id, token=None, private=False, dry_run=False):
     from huggingface_hub import HfApi
 
     api = HfApi(token=token)
-    api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
-    api.upload_folder(folder_path=folder, repo_id=repo_id, repo_type="model")
+    kind = "space" if space else "model"
+    extra = {"space_sdk": "gradio"} if space else {}
+    api.create_repo(repo_id, private=private, exist_ok=True, repo_type=kind, **extra)
+    api.upload_folder(
+        folder_path=folder,
+        repo_id=repo_id,
+        repo_type=kind,
+        ignore_patterns=["__pycache__/*", "**/__pycache__/*", "*.pyc"],
+    )
     return files

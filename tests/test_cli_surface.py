@@ -25,9 +25,17 @@ TOOLS = {
     "v2s-export": ("speechbrain_v2s.cli", "build_export_parser"),
     "v2s-upload": ("speechbrain_v2s.cli", "build_upload_parser"),
     "v2s-evaluate": ("speechbrain_v2s.evaluation.cli", "build_parser"),
+    "v2s-app": ("speechbrain_v2s.app.cli", "build_parser"),
+    "v2s-space": ("speechbrain_v2s.app.space", "build_parser"),
 }
 # v2s-export writes to its positional OUT_DIR; v2s-upload writes nothing local.
-WRITES_OUTPUT = {"v2s-synth-corpus", "v2s-preprocess", "v2s-synthesize", "v2s-evaluate"}
+WRITES_OUTPUT = {
+    "v2s-synth-corpus",
+    "v2s-preprocess",
+    "v2s-synthesize",
+    "v2s-evaluate",
+    "v2s-space",
+}
 RUNS_WORKERS = {"v2s-synth-corpus", "v2s-preprocess", "v2s-evaluate"}
 
 

@@ -521,3 +521,21 @@ def test_card_says_how_the_waveform_is_made_and_what_input(runs, exports, tmp_pa
     shipped = (exports[0]["v2a_mel"] / "README.md").read_text()
     assert _title(shipped).endswith("(mel spectrogram + HiFi-GAN vocoder)")
     assert "Griffin-Lim" not in shipped
+
+
+def test_export_space_writes_a_space_of_the_export(runs, tmp_path, capsys):
+    """``v2s-export --space``: the Space's model is the folder just exported."""
+    from speechbrain_v2s.cli import export_main
+    from speechbrain_v2s.hub import is_space
+
+    out, space = tmp_path / "model", tmp_path / "space"
+    assert export_main([str(runs["v2a_mel"][0]), str(out), "--space", str(space)]) == 0
+    assert is_space(space)
+    for name in os.listdir(out):
+        assert (space / "model" / name).read_bytes() == (out / name).read_bytes()
+    assert "v2s-upload" in capsys.readouterr().out
+    # an A2A model has no video to serve: refused before exporting anything
+    a2a = [str(runs["a2a_wave"][0]), str(tmp_path / "a2a"), "--kind", "a2a"]
+    assert export_main(a2a + ["--space", str(tmp_path / "s2")]) == 2
+    assert not (tmp_path / "a2a").exists()
+    assert "--space serves video-to-speech models" in capsys.readouterr().err

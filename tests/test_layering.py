@@ -75,7 +75,18 @@ ALLOWED = {
     "standalone": {"errors", "atomic", "audio", "video", "nnet", "data", "inference"},
     "hub_card": {"training"},
     "export": {"nnet", "training", "hub", "hub_card", "standalone"},
-    "cli": {"outputs", "audio", "video", "inference", "hub", "export", "cli_common"},
+    "cli": {
+        "outputs",
+        "audio",
+        "video",
+        "inference",
+        "hub",
+        "export",
+        "app",
+        "cli_common",
+    },
+    # the web demo (v2s-app, v2s-space): on top of inference, like cli
+    "app": {"errors", "outputs", "audio", "video", "inference", "cli_common"},
 }
 
 # Arrows that must never appear in ALLOWED, and why.

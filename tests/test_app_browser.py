@@ -1,0 +1,184 @@
+"""The web demo in a real browser: Debian's headless chromium, driven by
+Selenium through chromium-driver (``make browser`` installs both).
+
+The page is served in this process on a loopback port with a tiny exported
+model; a synthetic corpus video is uploaded, the speech the page plays is
+fetched and measured, a text file shows its error line, and a screenshot
+must not be blank. ``V2S_APP_SCREENSHOT=path`` keeps the screenshot (the
+README's picture is made so).
+"""
+
+import os
+import shutil
+import socket
+import urllib.request
+
+import numpy as np
+import pytest
+import soundfile
+import torch
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+DRIVER = shutil.which("chromedriver")
+HPARAMS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "hparams")
+
+pytestmark = pytest.mark.skipif(
+    not (CHROMIUM and DRIVER),
+    reason="chromium and chromium-driver are not installed (make browser)",
+)
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """The demo on a tiny random mel model, ``cropped`` ticked: its URL."""
+    from speechbrain_v2s.app.ui import build_demo
+    from speechbrain_v2s.export import export_architecture
+
+    folder = tmp_path_factory.mktemp("tiny_mel")
+    torch.manual_seed(0)
+    export_architecture(os.path.join(HPARAMS, "tiny_mel.yaml"), folder)
+    demo = build_demo([str(folder)], cropped=True)
+    demo.v2s_shelf.get(demo.v2s_shelf.names[0])  # loaded before any request
+    port = _free_port()
+    demo.launch(
+        server_name="127.0.0.1",
+        server_port=port,
+        prevent_thread_lock=True,
+        quiet=True,
+    )
+    yield f"http://127.0.0.1:{port}/"
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        # a test pattern as the webcam, allowed without asking
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,1500",
+        "--disable-gpu",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    yield driver
+    driver.quit()
+
+
+def _upload(browser, url, path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ready
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(url)
+    field = WebDriverWait(browser, 30).until(
+        ready.presence_of_element_located(
+            (By.CSS_SELECTOR, "#video-in input[type=file]")
+        )
+    )
+    field.send_keys(str(path))
+
+
+def _status(browser):
+    from selenium.webdriver.common.by import By
+
+    return browser.find_element(By.ID, "status").text
+
+
+def test_video_in_speech_out(served, browser, synthetic_corpus, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from speechbrain_v2s.video.io import read_video
+
+    video = sorted(synthetic_corpus.glob("s*/*.mpg"))[0]
+    frames = read_video(video, grayscale=True).num_frames
+    _upload(browser, served, video)
+
+    def audio_source(driver):
+        """The file the page's audio player plays (its download link)."""
+        if not driver.find_elements(By.CSS_SELECTOR, "#speech audio"):
+            return False
+        links = driver.find_elements(By.CSS_SELECTOR, "#speech a[download]")
+        return links and links[0].get_attribute("href")
+
+    source = WebDriverWait(browser, 60).until(audio_source)
+    assert source.endswith("_speech.wav")
+    with urllib.request.urlopen(source, timeout=30) as response:
+        (tmp_path / "speech.wav").write_bytes(response.read())
+    wav, rate = soundfile.read(tmp_path / "speech.wav")
+    assert rate == 24000
+    assert len(wav) / rate == pytest.approx(frames * 960 / 24000, abs=1e-9)
+    assert f"{frames} frames" in _status(browser)
+
+    shot = tmp_path / "app.png"
+    browser.save_screenshot(str(shot))
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)
+    assert pixels.shape[0] > 500 and pixels.var() > 100, pixels.var()
+    if os.environ.get("V2S_APP_SCREENSHOT"):
+        shutil.copy(shot, os.environ["V2S_APP_SCREENSHOT"])
+
+
+def test_a_text_file_shows_an_error_line(served, browser, tmp_path):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a video\n")
+    _upload(browser, served, notes)
+    WebDriverWait(browser, 30).until(lambda d: "Error" in _status(d))
+    assert "notes.txt: not a video this demo can read" in _status(browser)
+    assert "Traceback" not in browser.page_source
+
+
+def test_webcam_recording_gives_speech(served, browser):
+    """Chromium's fake camera (a test pattern, taken as a mouth crop) is
+    recorded in the Webcam tab; the recording reaches the model."""
+    import re
+    import time
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(served)
+    tab = WebDriverWait(browser, 30).until(
+        lambda d: [
+            t
+            for t in d.find_elements(By.CSS_SELECTOR, "button[role=tab]")
+            if t.text == "Webcam"
+        ]
+    )[0]
+    tab.click()
+
+    def button(label):
+        def find(driver):
+            found = [
+                b
+                for b in driver.find_elements(By.CSS_SELECTOR, "#webcam button")
+                if b.text.strip() == label
+            ]
+            return found[0] if found else False
+
+        return WebDriverWait(browser, 30).until(find)
+
+    button("Click to Access Webcam").click()
+    button("Record").click()
+    time.sleep(2)
+    button("Stop").click()
+    WebDriverWait(browser, 60).until(lambda d: re.search(r"\d+ frames", _status(d)))
+    assert _status(browser).startswith("sample.webm: ")
