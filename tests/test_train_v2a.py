@@ -222,8 +222,11 @@ def test_export_round_trip(work, tmp_path):
         ),
         cwd=tmp_path,
     )
+    # The loaded model folds its batch norms into the convolutions: float32
+    # rounding differs, relative to the output's scale (log mel, |x| ~ 10).
+    tolerance = 1e-5 * max(1.0, reference.abs().max().item())
     diff = (torch.load(out) - reference).abs().max().item()
-    assert diff < 1e-5, diff
+    assert diff < tolerance, diff
 
     # 2. Without the package: SpeechBrain's foreign_class and the generated
     # custom_interface.py only. "-S" skips site-packages' .pth files (where the
@@ -244,7 +247,7 @@ def test_export_round_trip(work, tmp_path):
         flags=["-S"],
     )
     diff2 = (torch.load(out2) - reference).abs().max().item()
-    assert diff2 < 1e-5, diff2
+    assert diff2 < tolerance, diff2
 
     # The model card parses as Hub metadata and shows the test metrics.
     from huggingface_hub import ModelCard

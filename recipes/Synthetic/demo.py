@@ -55,10 +55,10 @@ UNSEEN_SEED = 4321  # another seed: other espeak voices and mouth appearances
 # (fine-tuning; 90/5/5 per speaker), unseen audio-visual speakers x utterances
 # (test only). Budgets: optimizer steps of the A2A pre-training and of each
 # V2A fine-tuning (batch 8). init's validation ESTOI is ~0.1 after 150 V2A
-# steps, ~0.29 after 600 and ~0.41 after 1,100, where it speaks (README). The full
-# size takes ~14 minutes on an idle 2-core CPU (mel family: A2A ~4 min beside
-# scratch, then init ~9 min; a V2A step ~0.35 s on one thread); the waveform
-# family's GAN steps are ~10x dearer.
+# steps, ~0.29 after 600 and ~0.35 after 972, where it speaks (README). The full
+# size took 643 s on an idle 2-core CPU (mel family: A2A ~3 min beside
+# scratch, then init ~7 min; benchmarks/RESULTS.md); the waveform family's GAN
+# steps are ~10x dearer.
 SIZES = {
     "full": dict(
         audio=80,
@@ -502,6 +502,12 @@ def main(argv=None):
         handle.write(text)
     print("\n" + text)
     print(f"outputs in {out} (results.md, evaluation/, sample.mp4)")
+    # The demo's corpus videos are mouth crops already: hence --cropped.
+    app = os.path.join(os.path.dirname(py), "v2s-app")
+    model = os.path.join(out, "model_init")
+    print(
+        f"serve it in a browser: {app} --model {model} --cropped  (http://127.0.0.1:7860)"
+    )
     return summary
 
 
