@@ -246,8 +246,9 @@ def build_standalone_source(modules=BUNDLED_MODULES, embedded=EMBEDDED_MODULES):
     Example
     -------
     >>> code = build_standalone_source(
-    ...     ("speechbrain_v2s.errors", "speechbrain_v2s.audio.features",
-    ...      "speechbrain_v2s.audio.io"), embedded=())
+    ...     ("speechbrain_v2s.errors", "speechbrain_v2s.atomic",
+    ...      "speechbrain_v2s.audio.features", "speechbrain_v2s.audio.io"),
+    ...     embedded=())
     >>> "def compute_mel" in code, "def load_audio" in code
     (True, True)
     >>> "from speechbrain_v2s.audio.features import" in code  # import stripped
@@ -255,7 +256,7 @@ def build_standalone_source(modules=BUNDLED_MODULES, embedded=EMBEDDED_MODULES):
     >>> build_standalone_source(("speechbrain_v2s.audio.io",), ())  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: speechbrain_v2s.audio.io imports speechbrain_v2s.audio.features, ...
+    ValueError: speechbrain_v2s.audio.io imports ..., which ... does not carry: ...
     >>> twice = ("speechbrain_v2s.hub_card",) * 2
     >>> build_standalone_source(twice, embedded=())  # doctest: +ELLIPSIS
     Traceback (most recent call last):

@@ -157,7 +157,7 @@ def test_several_models_get_a_chooser(tiny_model, tmp_path):
 
     from speechbrain_v2s.app.ui import build_demo
 
-    other = tmp_path / "other" / "tiny_mel0"
+    other = tmp_path / "other" / tiny_model.name  # the same folder name
     shutil.copytree(tiny_model, other)
     demo = build_demo([str(tiny_model), str(other)])
     chooser = next(
@@ -205,7 +205,13 @@ def test_app_command_serves_until_ctrl_c(tiny_model):
     exe = os.path.join(os.path.dirname(sys.executable), "v2s-app")
     cmd = [exe, "--model", str(tiny_model), "--port", str(port)]
     server = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=subprocess_env()
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=subprocess_env(),
+        # A run started in the background (nohup, CI) ignores SIGINT, and
+        # children inherit that: give the server Python's default back.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         deadline, page = time.monotonic() + 120, None

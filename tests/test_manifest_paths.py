@@ -6,7 +6,7 @@ import json
 import pytest
 
 from speechbrain_v2s.evaluation.references import reference_files
-from speechbrain_v2s.manifest_paths import DATA_ROOT_PLACEHOLDERS
+from speechbrain_v2s.manifest_paths import DATA_ROOT_PLACEHOLDERS, fill_data_root
 from speechbrain_v2s.video.inputs import collect_inputs
 
 
@@ -24,7 +24,11 @@ def test_preprocess_and_evaluate_fill_the_same_placeholders(tmp_path, placeholde
     }
 
 
-def test_without_data_root_placeholders_stay(tmp_path):
+def test_without_data_root_a_placeholder_is_one_clear_error(tmp_path):
+    from speechbrain_v2s.evaluation import EvaluationError
+
     manifest = tmp_path / "test.json"
     manifest.write_text(json.dumps({"u": {"wav": "{data_root}/a.wav"}}))
-    assert reference_files(manifest=str(manifest)) == {"u": "{data_root}/a.wav"}
+    with pytest.raises(EvaluationError, match="entry u has .data_root.*--data-root"):
+        reference_files(manifest=str(manifest))
+    assert fill_data_root("{data_root}/a.wav", None) == "{data_root}/a.wav"

@@ -54,6 +54,15 @@ class TimedResampler:
     >>> picked = [out for i in range(6) for out in r.push(i, i / 30)]
     >>> picked + r.finish(), r.seen, r.covered
     ([0, 1, 2, 4, 5], 6, 6.0)
+
+    A skipped time, then one not after its predecessor (reordering jitter),
+    keeps the count:
+
+    >>> r = TimedResampler(25.0, 25.0)
+    >>> times = [0.0, 0.04, 0.12, 0.12, 0.16]
+    >>> picked = [out for i, t in enumerate(times) for out in r.push(i, t)]
+    >>> picked + r.finish()
+    [0, 1, 1, 2, 4]
     """
 
     def __init__(self, source_fps, target_fps):
@@ -64,6 +73,7 @@ class TimedResampler:
         self.recent = deque()  # (position, frame) that may still be picked
         self.first_time = None
         self.last_pos = None
+        self.skipped = 0
         self.seen = 0
         self.next_out = 0
 
@@ -90,6 +100,12 @@ class TimedResampler:
             pos = (time_s - self.first_time) * self.source_fps
             if abs(pos - round(pos)) < _SNAP:
                 pos = float(round(pos))
+        if pos is not None and pos <= self.last_pos and self.skipped >= 1:
+            # A time not after the previous one, once a slot was skipped, is
+            # reordering jitter (MPEG-PS B-frames), not a rate change: this
+            # frame shares the previous slot, which gives the skipped one back.
+            self.skipped -= 1
+            return self.last_pos
         if pos is None or pos <= self.last_pos:
             pos = self.last_pos + 1.0
         return pos
@@ -105,6 +121,8 @@ class TimedResampler:
         [[0], [], [2]]
         """
         pos = self._position(time_s)
+        if self.last_pos is not None and 1.5 < pos - self.last_pos < 2.5:
+            self.skipped += 1  # one slot skipped: jitter if a time repeats later
         self.last_pos = pos
         self.seen += 1
         if self.step is None:
