@@ -74,6 +74,8 @@ def browser():
         "--disable-gpu",
     ):
         options.add_argument(flag)
+    # the page's console, for the message of a failed wait
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(DRIVER), options=options)
     yield driver
     driver.quit()
@@ -97,6 +99,15 @@ def _status(browser):
     from selenium.webdriver.common.by import By
 
     return browser.find_element(By.ID, "status").text
+
+
+def _page_state(browser):
+    """The status line and the browser console: what a failed wait says."""
+    try:
+        console = [entry["message"] for entry in browser.get_log("browser")]
+    except Exception as err:  # a driver without console logs
+        console = [f"(no console log: {err})"]
+    return f"status: {_status(browser)!r}; console: {console[-10:]}"
 
 
 def test_video_in_speech_out(served, browser, synthetic_corpus, tmp_path):
@@ -177,8 +188,23 @@ def test_webcam_recording_gives_speech(served, browser):
         return WebDriverWait(browser, 30).until(find)
 
     button("Click to Access Webcam").click()
+    # Record only once the camera delivers frames: a recording started
+    # before the stream plays may hold none (a loaded machine is slow here).
+    playing = (
+        "const v = document.querySelector('#webcam video');"
+        "return !!v && v.readyState >= 2 && v.currentTime > 0.5;"
+    )
+    WebDriverWait(browser, 60).until(lambda d: d.execute_script(playing))
     button("Record").click()
     time.sleep(2)
     button("Stop").click()
-    WebDriverWait(browser, 60).until(lambda d: re.search(r"\d+ frames", _status(d)))
+    try:
+        WebDriverWait(browser, 120).until(
+            lambda d: re.search(r"\d+ frames|Error", _status(d))
+        )
+    except Exception as err:
+        raise AssertionError(
+            f"no answer to the recording: {_page_state(browser)}"
+        ) from err
+    assert re.search(r"\d+ frames", _status(browser)), _page_state(browser)
     assert _status(browser).startswith("sample.webm: ")

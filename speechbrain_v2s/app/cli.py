@@ -84,32 +84,47 @@ def main(argv=None):
             file=sys.stderr,
         )
         return EXIT_NOTHING_DONE
-    demo = build_demo(
-        args.model, args.cropped, args.savedir, args.device, args.max_seconds
-    )
-    shelf = demo.v2s_shelf
+    demo = None
+    try:
+        # Ctrl-C ends the command with 130 wherever it lands: while models
+        # load, inside Gradio's launch() (the page may answer before launch()
+        # returns) or in our own wait; Gradio's blocking launch() would
+        # swallow it and return normally.
+        demo = build_demo(
+            args.model, args.cropped, args.savedir, args.device, args.max_seconds
+        )
+        if not _load_all(demo.v2s_shelf):
+            return EXIT_NOTHING_DONE
+        try:
+            demo.launch(
+                server_name=args.host, server_port=args.port, prevent_thread_lock=True
+            )
+        except OSError as err:  # port taken
+            print(
+                f"error: cannot serve on {args.host}:{args.port}: {err}",
+                file=sys.stderr,
+            )
+            return EXIT_NOTHING_DONE
+        sources = ", ".join(demo.v2s_shelf.sources.values())
+        print(f"serving {sources} (Ctrl-C stops)", flush=True)
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        if demo is not None:
+            demo.close()
+        return EXIT_INTERRUPTED
+    return EXIT_OK
+
+
+def _load_all(shelf):
+    """Load every model of ``shelf`` before the page starts; False after one
+    line naming a model that does not load."""
     for name, source in shelf.sources.items():
         try:
             shelf.get(name)
         except Exception as err:  # any loading problem is one line
             print(f"error: cannot load model {source!r}: {err}", file=sys.stderr)
-            return EXIT_NOTHING_DONE
-    try:
-        # Our own wait, not Gradio's: its blocking launch() swallows Ctrl-C
-        # and returns normally, and an interrupted command exits 130.
-        demo.launch(
-            server_name=args.host, server_port=args.port, prevent_thread_lock=True
-        )
-    except OSError as err:  # port taken
-        print(f"error: cannot serve on {args.host}:{args.port}: {err}", file=sys.stderr)
-        return EXIT_NOTHING_DONE
-    print(f"serving {', '.join(shelf.sources.values())} (Ctrl-C stops)", flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        demo.close()
-        return EXIT_INTERRUPTED
-    return EXIT_OK
+            return False
+    return True
 
 
 def run():
