@@ -11,9 +11,9 @@ torch.Size([1600])
 
 import os
 
+import numpy as np
 import soundfile
 import torch
-from speechbrain.dataio import audio_io
 
 from speechbrain_v2s.atomic import atomic_open
 from speechbrain_v2s.audio.features import SAMPLE_RATE, resample
@@ -31,15 +31,103 @@ class AudioReadError(FileError, RuntimeError):
     """
 
 
+# Formats libsndfile is the reference reader for: no fallback decoder.
+_SNDFILE_NATIVE = (".wav", ".flac")
+
+
+def _first_line(err):
+    text = str(err).strip().splitlines()
+    return (text[0] if text else type(err).__name__)[:200]
+
+
+def _read_with_soundfile(path):
+    return soundfile.read(path, dtype="float32", always_2d=True)
+
+
+def _read_with_pyav(path):
+    import av
+
+    chunks, sr = [], None
+    with av.open(path) as container:
+        if not container.streams.audio:
+            raise AudioReadError(path, "no audio stream")
+        stream = container.streams.audio[0]
+        for frame in container.decode(stream):
+            sr = frame.sample_rate
+            data = frame.to_ndarray()
+            if frame.format.is_planar:
+                data = data.T
+            else:
+                data = data.reshape(-1, len(frame.layout.channels))
+            chunks.append(data.astype(np.float32))
+    if not chunks:
+        return np.zeros((0, 1), np.float32), sr or 0
+    return np.concatenate(chunks), sr
+
+
+def _read_with_torchaudio(path):
+    import torchaudio
+
+    wav, sr = torchaudio.load(path)
+    return wav.numpy().T.astype(np.float32), sr
+
+
+def read_audio(path):
+    """Decode ``path`` to float32 ``[samples, channels]`` and its sample rate.
+
+    The project's one audio decoder. ``soundfile`` first; for formats other
+    than wav/flac (mp3, ogg, m4a, ...), whose libsndfile support depends on the
+    build, PyAV and then ``torchaudio`` are tried before giving up.
+
+    Raises
+    ------
+    AudioReadError
+        Missing, empty or undecodable file, naming the file and every
+        decoder's reason.
+
+    Example
+    -------
+    >>> import tempfile, numpy as np, soundfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "a.flac")
+    >>> soundfile.write(path, np.full(800, 0.25), 8000)
+    >>> data, sr = read_audio(path)
+    >>> data.shape, sr, round(float(data.max()), 2)
+    ((800, 1), 8000, 0.25)
+    >>> _ = open(path, "wb").write(b"not audio")
+    >>> read_audio(path)
+    Traceback (most recent call last):
+    ...
+    speechbrain_v2s.audio.io.AudioReadError: /...a.flac: unreadable audio (...)
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise AudioReadError(path, "file not found")
+    if os.path.getsize(path) == 0:
+        raise AudioReadError(path, "empty file (0 bytes)")
+    readers = [("soundfile", _read_with_soundfile)]
+    if not path.lower().endswith(_SNDFILE_NATIVE):
+        readers += [("pyav", _read_with_pyav), ("torchaudio", _read_with_torchaudio)]
+    errors = []
+    for name, reader in readers:
+        try:
+            return reader(path)
+        except AudioReadError:
+            raise
+        except Exception as err:  # each backend raises its own types
+            errors.append(f"{name}: {_first_line(err)}")
+    raise AudioReadError(path, "unreadable audio (" + "; ".join(errors) + ")")
+
+
 def load_audio(path, sample_rate=SAMPLE_RATE):
     """Load ``path`` as a mono float tensor ``[samples]`` at ``sample_rate``.
 
-    Multi-channel files are averaged to mono; any rate is resampled.
+    Decoded by :func:`read_audio`; multi-channel files are averaged to mono;
+    any rate is resampled.
 
     Arguments
     ---------
     path : str
-        wav/flac/ogg/mp3 (whatever libsndfile reads).
+        wav/flac, or any format :func:`read_audio` decodes (mp3, ogg, m4a...).
     sample_rate : int
         Output rate (24 kHz by default).
 
@@ -59,18 +147,11 @@ def load_audio(path, sample_rate=SAMPLE_RATE):
     ...
     speechbrain_v2s.audio.io.AudioReadError: /nonexistent.wav: file not found
     """
-    if not os.path.isfile(path):
-        raise AudioReadError(path, "file not found")
-    try:
-        wav, sr = audio_io.load(str(path), dtype=torch.float32)
-    except Exception as err:  # libsndfile's errors vary by format
-        raise AudioReadError(
-            path, f"unreadable audio ({err.__cause__ or err})"
-        ) from err
-    if wav.numel() == 0:
+    data, sr = read_audio(path)
+    if data.size == 0:
         raise AudioReadError(path, "no samples")
-    wav = wav.mean(dim=0)
-    return resample(wav, sr, sample_rate)
+    wav = torch.from_numpy(np.ascontiguousarray(data.T)).mean(dim=0)
+    return resample(wav, int(sr), sample_rate)
 
 
 def write_audio(path, wav, sample_rate=SAMPLE_RATE, format=None):

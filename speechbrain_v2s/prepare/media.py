@@ -1,6 +1,8 @@
 """One audio or video file: decoding audio, its header (sample rate, length),
 silence, a video's frame count and rate, the audio stream inside a video.
-Every problem is a :class:`~speechbrain_v2s.prepare.reports.BadFileError`.
+Every problem is a :class:`~speechbrain_v2s.errors.FileError` naming the file:
+a :class:`~speechbrain_v2s.prepare.reports.BadFileError`, or the decoder's
+:class:`~speechbrain_v2s.audio.io.AudioReadError`.
 """
 
 import math
@@ -10,6 +12,7 @@ import numpy as np
 import soundfile
 
 from speechbrain_v2s.audio import AUDIO_EXTENSIONS  # noqa: F401  (re-exported)
+from speechbrain_v2s.audio.io import read_audio
 from speechbrain_v2s.prepare.reports import BadFileError
 from speechbrain_v2s.video import VIDEO_EXTENSIONS  # noqa: F401  (re-exported)
 
@@ -24,8 +27,6 @@ _INEXACT_FRAME_COUNT = (
     ".flv",
     ".wmv",
 )
-# Formats libsndfile is the reference reader for: no fallback decoder.
-_SNDFILE_NATIVE = (".wav", ".flac")
 
 # Below either threshold (linear, full scale 1.0) decoded audio is "silent":
 # peak -60 dBFS, RMS -80 dBFS. Quiet speech is far above both.
@@ -45,79 +46,11 @@ def _short(err):
     return (text[0] if text else type(err).__name__)[:200]
 
 
-def _read_with_pyav(path):
-    import av
-
-    chunks, sr = [], None
-    with av.open(path) as container:
-        if not container.streams.audio:
-            raise BadFileError(path, "no audio stream")
-        stream = container.streams.audio[0]
-        for frame in container.decode(stream):
-            sr = frame.sample_rate
-            data = frame.to_ndarray()
-            if frame.format.is_planar:
-                data = data.T
-            else:
-                data = data.reshape(-1, len(frame.layout.channels))
-            chunks.append(data.astype(np.float32))
-    if not chunks:
-        return np.zeros((0, 1), np.float32), sr or 0
-    return np.concatenate(chunks), sr
-
-
-def _read_with_torchaudio(path):
-    import torchaudio
-
-    wav, sr = torchaudio.load(path)
-    return wav.numpy().T.astype(np.float32), sr
-
-
-def read_audio_array(path):
-    """Decode ``path`` to float32 ``[samples, channels]`` and its sample rate.
-
-    ``soundfile`` first; for formats other than wav/flac (mp3, ogg, m4a, ...),
-    whose libsndfile support depends on the build, PyAV and then ``torchaudio``
-    are tried before giving up.
-
-    Raises
-    ------
-    BadFileError
-        Missing, empty or undecodable file.
-
-    Example
-    -------
-    >>> import tempfile, soundfile
-    >>> path = os.path.join(tempfile.mkdtemp(), "a.flac")
-    >>> soundfile.write(path, np.full(800, 0.25), 8000)
-    >>> data, sr = read_audio_array(path)
-    >>> data.shape, sr, round(float(data.max()), 2)
-    ((800, 1), 8000, 0.25)
-    """
-    _check_nonempty(path)
-    errors = []
-    readers = [("soundfile", _soundfile_read)]
-    if not path.lower().endswith(_SNDFILE_NATIVE):
-        readers += [("pyav", _read_with_pyav), ("torchaudio", _read_with_torchaudio)]
-    for name, reader in readers:
-        try:
-            return reader(path)
-        except BadFileError:
-            raise
-        except Exception as err:  # each backend raises its own types
-            errors.append(f"{name}: {_short(err)}")
-    raise BadFileError(path, "unreadable audio (" + "; ".join(errors) + ")")
-
-
-def _soundfile_read(path):
-    return soundfile.read(path, dtype="float32", always_2d=True)
-
-
 def audio_info(path):
     """Sample rate, frames, channels and duration of an audio file.
 
     Reads only the header with ``soundfile``; formats it cannot read are
-    decoded (see :func:`read_audio_array`).
+    decoded (:func:`speechbrain_v2s.audio.io.read_audio`).
 
     Returns
     -------
@@ -147,11 +80,11 @@ def audio_info(path):
         info = soundfile.info(path)
         sr, frames, channels = int(info.samplerate), int(info.frames), info.channels
     except Exception as err:  # libsndfile's errors vary by format
-        if path.lower().endswith(_SNDFILE_NATIVE):
+        if path.lower().endswith((".wav", ".flac")):  # no other decoder for these
             raise BadFileError(
                 path, f"unreadable audio (soundfile: {_short(err)})"
             ) from err
-        data, sr = read_audio_array(path)
+        data, sr = read_audio(path)
         frames, channels = data.shape
     if frames <= 0 or sr <= 0:
         raise BadFileError(path, "no samples")

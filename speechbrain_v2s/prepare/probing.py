@@ -4,12 +4,13 @@ its ``duration``, ``sr``, ``frames`` and ``fps`` filled in; a bad file becomes
 a report row, never an error.
 """
 
+from speechbrain_v2s.audio.io import read_audio
+from speechbrain_v2s.errors import FileError
 from speechbrain_v2s.prepare.media import (
     SILENCE_PEAK,
     SILENCE_RMS,
     _short,
     audio_info,
-    read_audio_array,
     silence_reason,
     video_audio_info,
     video_info,
@@ -205,13 +206,13 @@ def probe_entry(entry, settings=None):
             and not out.get("audio_in_video")
         ):
             current = entry["wav"]
-            data, _ = read_audio_array(current)
+            data, _ = read_audio(current)
             reason = silence_reason(
                 data, settings["silence_peak"], settings["silence_rms"]
             )
             if reason:
                 raise BadFileError(current, reason)
-    except BadFileError as err:  # a skipped file gets no other (warning) row
+    except FileError as err:  # a skipped file gets no other (warning) row
         return None, [{"file": err.path, "reason": err.reason, "action": "skipped"}]
     except Exception as err:  # never let one file stop the preparation
         return None, [
