@@ -185,7 +185,7 @@ def stage_times(video_path, backend, num_frames, repeats=3):
             ]
             for attr, key in (
                 ("track_face", "track face"),
-                ("fill_missing", "fill + smooth"),
+                ("interpolate_undetected", "fill + smooth"),
                 ("smooth_landmarks", "fill + smooth"),
                 ("crop_transforms", "align"),
                 ("warp_crops", "warp/crop"),

@@ -5,13 +5,24 @@ The page is served in this process on a loopback port with a tiny exported
 model; a synthetic corpus video is uploaded, the speech the page plays is
 fetched and measured, a text file shows its error line, and a screenshot
 must not be blank. ``V2S_APP_SCREENSHOT=path`` keeps the screenshot (the
-README's picture is made so).
+README's picture is made so). The upload test runs twice: against the app
+served in this process, and against a Space folder written by ``v2s-space``
+and started with ``python app.py`` in a fresh virtual environment holding
+only the Space's ``requirements.txt``, as a user (or the Hub) runs it. That
+environment is several GB (torch from PyPI brings its CUDA libraries when the
+CPU index cannot be reached) and takes minutes to install, so the Space run
+is opt-in: ``V2S_SPACE_TEST=1`` (``V2S_SPACE_VENV=DIR`` builds the venv there,
+or reuses it, instead of a temporary folder).
 """
 
 import os
 import shutil
 import socket
+import subprocess
+import sys
+import time
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -54,6 +65,97 @@ def served(tmp_path_factory):
     )
     yield f"http://127.0.0.1:{port}/"
     demo.close()
+
+
+def _wait_until_served(url, process, log, seconds):
+    """Poll ``url`` until it answers; fail with the server's log otherwise."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(
+                f"the Space exited with {process.returncode}:\n{log.read_text()}"
+            )
+        try:
+            with urllib.request.urlopen(url, timeout=5):
+                return
+        except OSError:
+            time.sleep(0.5)
+    pytest.fail(f"the Space did not answer in {seconds} s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def space_served(tmp_path_factory):
+    """A Space folder for the tiny random mel model (``--cropped``), started
+    with ``python app.py`` in a fresh venv built from its requirements.txt
+    only (no access to this checkout: the Space carries its own copy of the
+    package): its URL."""
+    from speechbrain_v2s.app.space import write_space
+    from speechbrain_v2s.export import export_architecture
+
+    work = tmp_path_factory.mktemp("space")
+    torch.manual_seed(0)
+    export_architecture(os.path.join(HPARAMS, "tiny_mel.yaml"), work / "tiny_mel")
+    space = work / "space"
+    write_space(str(work / "tiny_mel"), str(space), cropped=True)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    # Offline, the torch CPU index in requirements.txt cannot answer: fail
+    # fast on it and take the wheels from the configured indexes.
+    env.update(PIP_RETRIES="0", PIP_TIMEOUT="5", PIP_DISABLE_PIP_VERSION_CHECK="1")
+    venv = Path(os.environ.get("V2S_SPACE_VENV") or work / "venv")
+    if not (venv / "bin" / "python").exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    install = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "-r"]
+        + ["requirements.txt"],
+        cwd=space,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert install.returncode == 0, install.stdout + install.stderr[-3000:]
+    # the app runs on the Space's own copy of the package, not this checkout
+    where = subprocess.run(
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            "import speechbrain_v2s as p; print(p.__file__)",
+        ],
+        cwd=space,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert where.stdout.strip() == str(space / "speechbrain_v2s" / "__init__.py"), where
+    port = _free_port()
+    env.update(GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port))
+    env.update(GRADIO_ANALYTICS_ENABLED="False", OMP_NUM_THREADS="1")
+    log = work / "app.log"
+    with open(log, "w") as out:
+        process = subprocess.Popen(
+            [str(venv / "bin" / "python"), "app.py"],
+            cwd=space,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        _wait_until_served(url, process, log, 180)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(params=["in_process", pytest.param("space", marks=pytest.mark.slow)])
+def app_url(request):
+    """The upload test's two servers: this process, and a Space's app.py."""
+    return request.getfixturevalue(
+        "served" if request.param == "in_process" else "space_served"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +212,7 @@ def _page_state(browser):
     return f"status: {_status(browser)!r}; console: {console[-10:]}"
 
 
-def test_video_in_speech_out(served, browser, synthetic_corpus, tmp_path):
+def test_video_in_speech_out(app_url, browser, synthetic_corpus, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -118,7 +220,7 @@ def test_video_in_speech_out(served, browser, synthetic_corpus, tmp_path):
 
     video = sorted(synthetic_corpus.glob("s*/*.mpg"))[0]
     frames = read_video(video, grayscale=True).num_frames
-    _upload(browser, served, video)
+    _upload(browser, app_url, video)
 
     def audio_source(driver):
         """The file the page's audio player plays (its download link)."""

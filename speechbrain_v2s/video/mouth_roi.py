@@ -204,14 +204,14 @@ def track_face(detections, min_iou=0.3, max_shift=0.25, reacquire_after=12):
     return landmarks, detected
 
 
-def fill_missing(landmarks, detected):
+def interpolate_undetected(landmarks, detected):
     """Linearly interpolate landmarks of undetected frames; hold them at the ends.
 
     Example
     -------
     >>> marks = np.zeros((3, 68, 2), np.float32)
     >>> marks[2] = 2.0
-    >>> fill_missing(marks, np.array([True, False, True]))[1, 0].tolist()
+    >>> interpolate_undetected(marks, np.array([True, False, True]))[1, 0].tolist()
     [1.0, 1.0]
     """
     landmarks = np.array(landmarks, dtype=np.float32, copy=True)
@@ -436,7 +436,9 @@ def extract_mouth_roi(
             f"(max {max_missing:.0%})",
             missing_ratio,
         )
-    landmarks = smooth_landmarks(fill_missing(landmarks, detected), smooth_window)
+    landmarks = smooth_landmarks(
+        interpolate_undetected(landmarks, detected), smooth_window
+    )
     transforms = crop_transforms(landmarks, roi_size, eye_distance)
     crops = warp_crops(frames, transforms, roi_size)
     return RoiResult(

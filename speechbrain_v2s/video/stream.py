@@ -240,7 +240,7 @@ def stream_mouth_rois(path, detector="auto", chunk=250, **options):
     from speechbrain_v2s.video.landmarks import shared_detector
     from speechbrain_v2s.video.mouth_roi import (
         crop_transforms,
-        fill_missing,
+        interpolate_undetected,
         smooth_landmarks,
         track_face,
         warp_crops,
@@ -272,7 +272,7 @@ def stream_mouth_rois(path, detector="auto", chunk=250, **options):
             missing,
         )
     landmarks = smooth_landmarks(
-        fill_missing(landmarks, detected), opts["smooth_window"]
+        interpolate_undetected(landmarks, detected), opts["smooth_window"]
     )
     transforms = crop_transforms(landmarks, opts["roi_size"], opts["eye_distance"])
     del landmarks, detections
