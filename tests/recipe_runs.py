@@ -63,3 +63,34 @@ def subprocess_env(extra=None):
     )
     env.update(extra or {})
     return env
+
+
+def run_recipe_in_process(recipe, hparams, *overrides):
+    """Run ``recipes/<recipe>/train.py`` in this process, as ``python train.py``
+    would (``__main__``, its folder first on ``sys.path``, the same argv).
+
+    For tests that run many recipes briefly: a subprocess would spend more
+    time importing torch and SpeechBrain than training. The caller's argv,
+    ``sys.path``, environment and logging are put back afterwards; a recipe
+    that exits (``sys.exit``) fails the test with its message.
+    """
+    import runpy
+
+    from speechbrain_v2s.training.recipe import _speechbrain_logging_kept
+
+    argv = recipe_command(recipe, hparams, *overrides)[1:]
+    saved = sys.argv[:], sys.path[:], dict(os.environ)
+    # recipes import their neighbours by name (train, <dataset>_prepare)
+    sys.modules.pop("train", None)
+    try:
+        sys.argv[:] = argv
+        sys.path.insert(0, os.path.dirname(argv[0]))
+        with _speechbrain_logging_kept():
+            runpy.run_path(argv[0], run_name="__main__")
+    except SystemExit as stop:
+        raise AssertionError(f"{' '.join(argv)} exited: {stop.code}") from None
+    finally:
+        sys.argv[:], sys.path[:] = saved[0], saved[1]
+        os.environ.clear()
+        os.environ.update(saved[2])
+        sys.modules.pop("train", None)

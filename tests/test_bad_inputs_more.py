@@ -316,7 +316,7 @@ def test_audio_prepare_without_audio_exits_2(tmp_path, capsys):
     save = tmp_path / "save"
     code, line = _prepare(capsys, corpus, save)
     assert code == 2
-    assert "no usable files found (1 skipped, see " in line
+    assert f"no usable files found in {corpus} (1 skipped, see " in line
     assert sorted(os.listdir(save)) == ["prepare_report.csv"]  # why, not manifests
     # As a script: the same line and status.
     script = recipe_script("AudioOnly", "A2A", "audio_prepare.py")

@@ -502,3 +502,44 @@ def test_preparation_finds_the_videos_preprocessing_reads(tmp_path):
     assert [item["rel"] for item in collect_inputs(tmp_path)] == [
         os.path.splitext(name)[0] + ".npz" for name in names
     ]
+
+
+# ---------------------------------------------------------------------------
+# Nothing usable: one line naming the folder, exit 2, no manifests
+
+UNUSABLE = {  # one unreadable video where each layout looks for videos
+    "grid": ["s1/bbaf2n.mpg", "audio_25k/s1/bbaf2n.wav"],
+    "tcd": ["volunteers/01M/Clips/straightcam/sa1.mp4"],
+    "lrw": ["lipread_mp4/ABOUT/train/ABOUT_00001.mp4"],
+    "lrs3": ["trainval/spkA/00001.mp4", "test/spkB/00001.mp4"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCRIPTS))
+def test_no_usable_video_is_one_error_line(name, tmp_path, capsys):
+    root = tmp_path / "corpus"
+    for rel in UNUSABLE[name]:
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if rel.endswith(".wav"):
+            write_wav(str(path))
+        else:
+            path.write_bytes(np.random.default_rng(0).bytes(2048))
+    save = tmp_path / "save"
+    with pytest.raises(SystemExit) as stop:
+        MODULES[name].main([str(root), str(save), "--num_workers", "1"])
+    assert stop.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    errors = [line for line in lines if ": error: " in line]
+    assert len(errors) == 1 and "Traceback" not in "\n".join(lines), lines
+    # The folder (resolved as the script reads it) and what is wrong with it.
+    folder = os.path.join(str(root), "lipread_mp4") if name == "lrw" else str(root)
+    assert f"no usable files found in {folder} (" in errors[0], errors
+    assert errors[0].endswith("no manifests written"), errors
+    # The report says why each file was skipped; no (empty) manifests.
+    assert sorted(os.listdir(save)) == [manifests.REPORT_NAME]
+    assert {row["action"] for row in report_rows(save)} == {"skipped"}
+    with pytest.raises(manifests.NothingPreparedError):
+        getattr(MODULES[name], "prepare_" + ("tcd_timit" if name == "tcd" else name))(
+            str(root), str(tmp_path / "again"), num_workers=1, progress=False
+        )

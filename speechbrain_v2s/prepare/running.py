@@ -159,6 +159,22 @@ def require_writable_folder(folder):
         ) from err
 
 
+def _data_folders(options):
+    """The data folder(s) named in a preparation's ``options``, for messages.
+
+    Example
+    -------
+    >>> _data_folders({"data_folder": "/data/GRID"})
+    '/data/GRID'
+    >>> _data_folders({"data_folders": ["/a", "/b"]}), _data_folders({})
+    ('/a, /b', '')
+    """
+    folders = options.get("data_folders") or [options.get("data_folder") or ""]
+    if isinstance(folders, str):
+        folders = [folders]
+    return ", ".join(str(f) for f in folders if f)
+
+
 def run_preparation(
     save_folder, options, split_names, build, log_name=None, require_entries=False
 ):
@@ -227,9 +243,11 @@ def run_preparation(
     if require_entries and not any(parts.get(split) for split in split_names):
         # Empty manifests would only fail later, in training, far from the cause.
         report_path = report.write(save_folder)
+        where = _data_folders(options)
         raise NothingPreparedError(
-            f"{name}: no usable files found ({len(report.skipped_files())} "
-            f"skipped, see {report_path}); no manifests written"
+            f"{name}: no usable files found{' in ' + where if where else ''} "
+            f"({len(report.skipped_files())} skipped, see {report_path}); "
+            "no manifests written"
         )
     for split in split_names:
         entries = parts.get(split, [])

@@ -286,13 +286,23 @@ def prepare_grid(
     dict
         ``{"train": path, "valid": path, "test": path}``.
 
+    Raises
+    ------
+    FileNotFoundError
+        The data folder (or a folder its layout needs) is missing.
+    speechbrain_v2s.prepare.NothingPreparedError
+        No usable video at all (every split would be empty): the report is
+        written, the manifests not.
+
     Example
     -------
-    >>> import json, tempfile
+    >>> import tempfile
     >>> root = tempfile.mkdtemp()
-    >>> paths = prepare_grid(root, os.path.join(root, "save"), progress=False)
-    >>> json.load(open(paths["test"]))
-    {}
+    >>> prepare_grid(root, os.path.join(root, "save"), progress=False)
+    Traceback (most recent call last):
+    ...
+    speechbrain_v2s.prepare.running.NothingPreparedError: GRID: no usable files \
+found in /... (0 skipped, see .../prepare_report.csv); no manifests written
     """
     if split not in ("seen", "unseen"):
         raise ValueError(f"split must be 'seen' or 'unseen', got {split!r}")
@@ -348,7 +358,10 @@ def prepare_grid(
             )
         return parts
 
-    return run_preparation(save_folder, options, SPLITS, build, "GRID")
+    # No usable video at all is a wrong folder or layout, not a corpus.
+    return run_preparation(
+        save_folder, options, SPLITS, build, "GRID", require_entries=True
+    )
 
 
 def main(argv=None):
@@ -358,9 +371,12 @@ def main(argv=None):
     -------
     >>> import tempfile
     >>> root = tempfile.mkdtemp()
-    >>> main([root, os.path.join(root, "save"), "--split", "unseen"])
-    >>> sorted(os.listdir(os.path.join(root, "save")))[-3:]
-    ['test.json', 'train.json', 'valid.json']
+    >>> main([root, os.path.join(root, "save"), "--split", "unseen"])  # empty root
+    Traceback (most recent call last):
+    ...
+    SystemExit: 2
+    >>> sorted(os.listdir(os.path.join(root, "save")))  # why, not manifests
+    ['prepare_report.csv']
     """
 
     def add_arguments(parser):

@@ -133,6 +133,14 @@ def prepare_lrs3(
     dict
         ``{"train": path, "valid": path, "test": path}``.
 
+    Raises
+    ------
+    FileNotFoundError
+        The data folder (or a folder its layout needs) is missing.
+    speechbrain_v2s.prepare.NothingPreparedError
+        No usable video at all (every split would be empty): the report is
+        written, the manifests not.
+
     Example
     -------
     >>> import tempfile
@@ -189,7 +197,10 @@ def prepare_lrs3(
             "test": [e for e in entries if e["subset"] == "test"],
         }
 
-    return run_preparation(save_folder, options, SPLITS, build, "LRS3")
+    # No usable video at all is a wrong folder or layout, not a corpus.
+    return run_preparation(
+        save_folder, options, SPLITS, build, "LRS3", require_entries=True
+    )
 
 
 def main(argv=None):
@@ -200,9 +211,12 @@ def main(argv=None):
     >>> import tempfile
     >>> root = tempfile.mkdtemp()
     >>> os.makedirs(os.path.join(root, "test"))
-    >>> main([root, os.path.join(root, "save")])
-    >>> sorted(os.listdir(os.path.join(root, "save")))[-3:]
-    ['test.json', 'train.json', 'valid.json']
+    >>> main([root, os.path.join(root, "save")])  # nothing usable in root
+    Traceback (most recent call last):
+    ...
+    SystemExit: 2
+    >>> sorted(os.listdir(os.path.join(root, "save")))  # why, not manifests
+    ['prepare_report.csv']
     """
 
     def add_arguments(parser):

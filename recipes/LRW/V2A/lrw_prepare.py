@@ -159,13 +159,23 @@ def prepare_lrw(
     dict
         ``{"train": path, "valid": path, "test": path}``.
 
+    Raises
+    ------
+    FileNotFoundError
+        The data folder (or a folder its layout needs) is missing.
+    speechbrain_v2s.prepare.NothingPreparedError
+        No usable video at all (every split would be empty): the report is
+        written, the manifests not.
+
     Example
     -------
-    >>> import json, tempfile
+    >>> import tempfile
     >>> root = tempfile.mkdtemp()
-    >>> paths = prepare_lrw(root, os.path.join(root, "save"), progress=False)
-    >>> sorted(paths), json.load(open(paths["valid"]))
-    (['test', 'train', 'valid'], {})
+    >>> prepare_lrw(root, os.path.join(root, "save"), progress=False)
+    Traceback (most recent call last):
+    ...
+    speechbrain_v2s.prepare.running.NothingPreparedError: LRW: no usable files \
+found in /... (0 skipped, see .../prepare_report.csv); no manifests written
     """
     root = lrw_root(require_folder(data_folder, EXPECTED))
     options = {
@@ -187,7 +197,15 @@ def prepare_lrw(
             name: [e for e in probed if split_of[e["id"]] == name] for name in parts
         }
 
-    return run_preparation(save_folder, options, tuple(RELEASE_SPLITS.values()), build)
+    # No usable video at all is a wrong folder or layout, not a corpus.
+    return run_preparation(
+        save_folder,
+        options,
+        tuple(RELEASE_SPLITS.values()),
+        build,
+        "LRW",
+        require_entries=True,
+    )
 
 
 def main(argv=None):
@@ -197,9 +215,12 @@ def main(argv=None):
     -------
     >>> import tempfile
     >>> root = tempfile.mkdtemp()
-    >>> main([root, os.path.join(root, "save")])
-    >>> sorted(os.listdir(os.path.join(root, "save")))[-3:]
-    ['test.json', 'train.json', 'valid.json']
+    >>> main([root, os.path.join(root, "save")])  # nothing usable in root
+    Traceback (most recent call last):
+    ...
+    SystemExit: 2
+    >>> sorted(os.listdir(os.path.join(root, "save")))  # why, not manifests
+    ['prepare_report.csv']
     """
 
     def add_arguments(parser):

@@ -196,6 +196,14 @@ def prepare_tcd_timit(
     dict
         ``{"train": path, "valid": path, "test": path}``.
 
+    Raises
+    ------
+    FileNotFoundError
+        The data folder (or a folder its layout needs) is missing.
+    speechbrain_v2s.prepare.NothingPreparedError
+        No usable video at all (every split would be empty): the report is
+        written, the manifests not.
+
     Example
     -------
     >>> import tempfile
@@ -233,7 +241,10 @@ def prepare_tcd_timit(
         entries = probe_entries(candidates, report, settings, num_workers, progress)
         return split_seen(entries, ratios, seed)
 
-    return run_preparation(save_folder, options, SPLITS, build, "TCD-TIMIT")
+    # No usable video at all is a wrong folder or layout, not a corpus.
+    return run_preparation(
+        save_folder, options, SPLITS, build, "TCD-TIMIT", require_entries=True
+    )
 
 
 def main(argv=None):
@@ -244,9 +255,12 @@ def main(argv=None):
     >>> import tempfile
     >>> root = tempfile.mkdtemp()
     >>> os.makedirs(os.path.join(root, "volunteers"))
-    >>> main([root, os.path.join(root, "save")])
-    >>> sorted(os.listdir(os.path.join(root, "save")))[-3:]
-    ['test.json', 'train.json', 'valid.json']
+    >>> main([root, os.path.join(root, "save")])  # nothing usable in root
+    Traceback (most recent call last):
+    ...
+    SystemExit: 2
+    >>> sorted(os.listdir(os.path.join(root, "save")))  # why, not manifests
+    ['prepare_report.csv']
     """
 
     def add_arguments(parser):
