@@ -14,11 +14,11 @@ need the model's parameters, so no YAML can list them).
 
 Example
 -------
->>> import torch
+>>> import tempfile, torch
 >>> from speechbrain.utils.epoch_loop import EpochCounter
 >>> from speechbrain_v2s.training.checkpoints import SafeCheckpointer
 >>> model, counter = torch.nn.Linear(1, 1), EpochCounter(1)
->>> ckpt = SafeCheckpointer("/tmp/unused", {"model": model, "counter": counter})
+>>> ckpt = SafeCheckpointer(tempfile.mkdtemp(), {"model": model, "counter": counter})
 >>> check_recoverables({"model": model}, ckpt, counter)
 >>> check_recoverables({"model": model, "disc": torch.nn.Linear(1, 1)}, ckpt, counter)
 Traceback (most recent call last):
@@ -189,11 +189,11 @@ def check_recoverables(modules, checkpointer, epoch_counter):
 
     Example
     -------
-    >>> import torch
+    >>> import tempfile, torch
     >>> from speechbrain.utils.epoch_loop import EpochCounter
     >>> from speechbrain_v2s.training.checkpoints import SafeCheckpointer
     >>> model, counter = torch.nn.Linear(1, 1), EpochCounter(1)
-    >>> ckpt = SafeCheckpointer("/tmp/unused", {"model": torch.nn.Linear(1, 1)})
+    >>> ckpt = SafeCheckpointer(tempfile.mkdtemp(), {"model": torch.nn.Linear(1, 1)})
     >>> check_recoverables({"model": model}, ckpt, counter)
     Traceback (most recent call last):
     ...
