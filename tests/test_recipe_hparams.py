@@ -40,6 +40,16 @@ def test_recipe_yaml_loads(path, tmp_path):
     assert type(hparams["checkpointer"]).__name__ == "SafeCheckpointer"
     is_gan = "discriminator" in hparams
     assert is_gan == ("generator_loss" in hparams) == ("discriminator_loss" in hparams)
+    # The Brain's modules and what the checkpointer saves are the YAML's:
+    # each module and the epoch counter, the same objects.
+    modules, recoverables = hparams["modules"], hparams["checkpointer"].recoverables
+    for name, module in modules.items():
+        assert recoverables[name] is module, name
+    assert recoverables["counter"] is hparams["epoch_counter"]
+    if "/ASR/" not in path:  # V2SBrain's: the model in its training wrapper
+        assert list(modules) == (["model", "discriminator"] if is_gan else ["model"])
+        assert type(modules["model"]).__name__ == "TrainingModel"
+        assert modules["model"].model is hparams["model"]
     if "/V2A/" in path:
         assert hparams["model"].default_modality == "video"
         assert hparams["finetune_strategy"] in (

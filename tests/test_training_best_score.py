@@ -10,6 +10,7 @@ from speechbrain.utils.epoch_loop import EpochCounter
 
 from speechbrain_v2s.training.checkpoints import SafeCheckpointer
 from speechbrain_v2s.training.recipe import build_brain
+from speechbrain_v2s.training.strategies import TrainingModel
 
 
 class _Model(torch.nn.Module):
@@ -25,11 +26,15 @@ class _Model(torch.nn.Module):
 
 def _brain(folder):
     """A fresh Brain on ``folder``'s checkpoints, as a restarted run has."""
+    # As a recipe YAML declares them: modules and the checkpointer's recoverables.
+    training_model, counter = TrainingModel(_Model()), EpochCounter(10)
     hparams = {
-        "model": _Model(),
+        "modules": {"model": training_model},
         "opt_class": functools.partial(torch.optim.SGD, lr=0.1),
-        "epoch_counter": EpochCounter(10),
-        "checkpointer": SafeCheckpointer(folder / "save"),
+        "epoch_counter": counter,
+        "checkpointer": SafeCheckpointer(
+            folder / "save", {"model": training_model, "counter": counter}
+        ),
         "pretrained_decoder_path": folder / "a2a_decoder.ckpt",
         "checkpoints_to_keep": 1,
         "decoder_lr_scale": 1.0,

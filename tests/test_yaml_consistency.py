@@ -26,8 +26,14 @@ key (``hparams[f"{split}_json"]``) must match at least one declared key.
   its recipe's Python, referenced in the same YAML (``!ref <key>``) or one
   of SpeechBrain's run options that ``Brain`` takes from the hparams.
 
-The last tests plant an undeclared key, a default and an unused YAML key in
-temporary files: the checks must catch each.
+- SpeechBrain's recipe shape: each recipe YAML declares the Brain's
+  ``modules:`` and a ``checkpointer`` whose ``recoverables:`` hold each of
+  them (the same ``!ref``) and ``counter: !ref <epoch_counter>``; the whole
+  experiment reads in the YAML, and a module left out of the checkpoints
+  (a resumed run would start it afresh) shows there.
+
+The last tests plant an undeclared key, a default, an unused YAML key and
+YAMLs without that shape in temporary files: the checks must catch each.
 """
 
 import ast
@@ -36,6 +42,7 @@ import os
 import re
 
 import pytest
+import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE = os.path.join(ROOT, "speechbrain_v2s")
@@ -201,6 +208,53 @@ def unused(path, used):
     )
 
 
+def _mapping(node):
+    """A composed YAML mapping node as ``{key: value node}`` (else None)."""
+    if not isinstance(node, yaml.MappingNode):
+        return None
+    return {key.value: value for key, value in node.value}
+
+
+def experiment_shape_gaps(path):
+    """What recipe YAML ``path`` lacks of SpeechBrain's shape: ``modules`` and
+    a ``checkpointer`` (a ``Checkpointer`` class) whose ``recoverables`` refer
+    to each module and to the epoch counter, the same objects. The YAML is
+    composed, not constructed: no tag runs.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "recipe.yaml")
+    >>> _ = open(path, "w").write(
+    ...     "model: !new:torch.nn.Linear [1, 1]\\n"
+    ...     "modules:\\n    model: !ref <model>\\n"
+    ...     "checkpointer: !new:speechbrain.utils.checkpoints.Checkpointer\\n"
+    ...     "    checkpoints_dir: /tmp\\n"
+    ...     "    recoverables:\\n        model: !ref <model>\\n")
+    >>> experiment_shape_gaps(path)
+    ['checkpointer recoverables: counter (!ref <epoch_counter>)']
+    """
+    with open(path, encoding="utf-8") as handle:
+        top = _mapping(yaml.compose(handle, Loader=yaml.SafeLoader)) or {}
+    modules = _mapping(top.get("modules"))
+    checkpointer = top.get("checkpointer")
+    gaps = [] if modules else ["modules"]
+    if checkpointer is None or not checkpointer.tag.endswith("Checkpointer"):
+        return gaps + ["checkpointer"]
+    recoverables = _mapping((_mapping(checkpointer) or {}).get("recoverables")) or {}
+    wanted = {
+        name: [node.value, f"<modules[{name}]>"] if node.tag == "!ref" else []
+        for name, node in (modules or {}).items()
+    }
+    wanted["counter"] = ["<epoch_counter>"]
+    for name, refs in wanted.items():
+        node = recoverables.get(name)
+        if node is None or node.tag != "!ref" or node.value not in refs:
+            refs = f" (!ref {refs[0]})" if refs else ""
+            gaps.append(f"checkpointer recoverables: {name}{refs}")
+    return gaps
+
+
 # ---------------------------------------------------------------- the tree
 def recipe_folders():
     """``{"GRID/V2A": [yaml paths], ...}``."""
@@ -290,6 +344,13 @@ def test_recipe_yaml_keys_are_used(folder):
         assert not unused(path, used), (os.path.relpath(path, ROOT), unused(path, used))
 
 
+@pytest.mark.parametrize("folder", sorted(recipe_folders()))
+def test_recipe_yaml_declares_modules_and_checkpointer(folder):
+    for path in recipe_folders()[folder]:
+        gaps = experiment_shape_gaps(path)
+        assert not gaps, (os.path.relpath(path, ROOT), gaps)
+
+
 def test_interface_options_are_read_with_their_documented_names():
     reads = {key for key, _ in file_reads([os.path.join(PACKAGE, "inference.py")])}
     assert set(INTERFACE_OPTIONS) <= reads  # an allowance nothing uses goes
@@ -355,3 +416,48 @@ def test_a_planted_unused_yaml_key_is_caught(tmp_path):
     used = ["opt_class", re.compile(r"\w+_json")] + sorted(sb_run_options())
     # seed and lr: referred to in the YAML; max_grad_norm: a run option.
     assert unused(str(path), used) == ["planted_knob"]
+
+
+def test_a_recipe_yaml_without_the_experiment_shape_is_caught(tmp_path):
+    checkpointer = (
+        "checkpointer: !new:speechbrain_v2s.training.checkpoints.SafeCheckpointer\n"
+        "    checkpoints_dir: !ref <save_folder>\n"
+    )
+    recoverables = (
+        "    recoverables:\n"
+        "        model: !ref <training_model>\n"
+        "        counter: !ref <epoch_counter>\n"
+    )
+    modules = (
+        "modules:\n"
+        "    model: !ref <training_model>\n"
+        "    discriminator: !ref <discriminator>\n"
+    )
+    cases = {
+        "no_modules.yaml": (checkpointer + recoverables, ["modules"]),
+        "no_checkpointer.yaml": (modules, ["checkpointer"]),
+        "not_a_checkpointer.yaml": (modules + "checkpointer: null\n", ["checkpointer"]),
+        "no_recoverables.yaml": (
+            modules + checkpointer,
+            [
+                "checkpointer recoverables: model (!ref <training_model>)",
+                "checkpointer recoverables: discriminator (!ref <discriminator>)",
+                "checkpointer recoverables: counter (!ref <epoch_counter>)",
+            ],
+        ),
+        "a_module_left_out.yaml": (
+            modules + checkpointer + recoverables,
+            ["checkpointer recoverables: discriminator (!ref <discriminator>)"],
+        ),
+        "another_object.yaml": (
+            modules
+            + checkpointer
+            + recoverables.replace("<training_model>", "<model>")
+            + "        discriminator: !ref <modules[discriminator]>\n",
+            ["checkpointer recoverables: model (!ref <training_model>)"],
+        ),
+    }
+    for name, (text, gaps) in cases.items():
+        path = tmp_path / name
+        path.write_text("seed: 1\n" + text)
+        assert experiment_shape_gaps(str(path)) == gaps, name

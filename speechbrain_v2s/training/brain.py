@@ -9,10 +9,11 @@ L1 (+L2) regression on log-mel). Everything else is SpeechBrain's: run options
 ``Checkpointer``, ``EpochCounter``, the saveable data loader that resumes
 mid-epoch.
 
-Modules expected in ``modules``: ``model`` (a :class:`V2SModel`, or the
-:class:`~speechbrain_v2s.training.strategies.JointV2A` wrapper) and, for the GAN,
-``discriminator``. Batches provide ``sig`` (24 kHz target audio) and, for V2A,
-``roi`` (``[B, T, 1, H, W]`` mouth frames); optionally ``speaker``.
+Modules (the recipe YAML's ``modules``): ``model`` (a
+:class:`~speechbrain_v2s.training.strategies.TrainingModel` around the model)
+and, for the GAN, ``discriminator``. Batches provide ``sig`` (24 kHz target
+audio) and, for V2A, ``roi`` (``[B, T, 1, H, W]`` mouth frames); optionally
+``speaker``.
 """
 
 import logging
@@ -294,6 +295,9 @@ class V2SBrain(sb.Brain):
             sch_d = self.hparams.sch_class_discriminator
             if sch_d is not None:
                 self.schedulers["scheduler_d"] = sch_d(self.optimizer_d)
+        # Registered here, as SpeechBrain's recipes do: built at run time from
+        # the YAML's opt_class/sch_class (they need the parameters), they
+        # cannot be among the recoverables its checkpointer declares.
         if self.checkpointer is not None:
             for name, obj in {**self.optimizers_dict, **self.schedulers}.items():
                 self.checkpointer.add_recoverable(name, obj)

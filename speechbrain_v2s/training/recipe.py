@@ -4,11 +4,26 @@ A recipe does: parse the command line (SpeechBrain's syntax), load its YAML,
 prepare manifests (on the main process only), build datasets with the shared
 pipelines, build :class:`V2SBrain` from the YAML, ``fit`` and ``evaluate``.
 
+The experiment is the YAML's, as in SpeechBrain's recipes: it declares the
+Brain's ``modules`` and the ``checkpointer`` with its ``recoverables``; the code
+here only wires them together. What depends on the run itself stays in code,
+reading what the YAML declares: the fine-tuning strategy acts on the YAML's
+training wrapper (:func:`build_training_model`), and the Brain registers the
+optimizers and schedulers it builds from ``opt_class``/``sch_class`` (they
+need the model's parameters, so no YAML can list them).
+
 Example
 -------
->>> hp = {"model": "m"}  # no discriminator: the mel family
->>> sorted(brain_modules(hp, training_model="tm"))
-['model']
+>>> import tempfile, torch
+>>> from speechbrain.utils.epoch_loop import EpochCounter
+>>> from speechbrain_v2s.training.checkpoints import SafeCheckpointer
+>>> model, counter = torch.nn.Linear(1, 1), EpochCounter(1)
+>>> ckpt = SafeCheckpointer(tempfile.mkdtemp(), {"model": model, "counter": counter})
+>>> check_recoverables({"model": model}, ckpt, counter)
+>>> check_recoverables({"model": model, "disc": torch.nn.Linear(1, 1)}, ckpt, counter)
+Traceback (most recent call last):
+...
+ValueError: the checkpointer's recoverables lack disc: a resumed run ...
 """
 
 import contextlib
@@ -34,7 +49,6 @@ from speechbrain_v2s.training.datasets import (  # noqa: F401
     speaker_pipeline,
 )
 from speechbrain_v2s.training.strategies import (
-    TrainingModel,
     apply_finetune_strategy,
     check_pretrained_a2a,
 )
@@ -154,58 +168,83 @@ def seed_run(hparams):
     return int(seed)
 
 
-def brain_modules(hparams, training_model=None):
-    """The Brain's ``modules``: the (wrapped) model and, if the YAML has one,
-    the ``discriminator`` (the waveform family's GAN recipes declare it; the
-    mel family's have none).
+def check_recoverables(modules, checkpointer, epoch_counter):
+    """Fail when the YAML's ``checkpointer`` would not save every Brain module
+    and the epoch counter: a resumed run would silently start those afresh.
+
+    Arguments
+    ---------
+    modules : dict
+        The YAML's ``modules``.
+    checkpointer : speechbrain.utils.checkpoints.Checkpointer or None
+        The YAML's ``checkpointer`` (None: no checkpoints, nothing to check).
+    epoch_counter : speechbrain.utils.epoch_loop.EpochCounter
+        The YAML's ``epoch_counter`` (recoverable ``counter``).
+
+    Raises
+    ------
+    ValueError
+        A module or the counter that is not (the same object as) a recoverable
+        of the same name.
 
     Example
     -------
-    >>> sorted(brain_modules({"model": 1, "discriminator": 2}, training_model=1))
-    ['discriminator', 'model']
+    >>> import tempfile, torch
+    >>> from speechbrain.utils.epoch_loop import EpochCounter
+    >>> from speechbrain_v2s.training.checkpoints import SafeCheckpointer
+    >>> model, counter = torch.nn.Linear(1, 1), EpochCounter(1)
+    >>> ckpt = SafeCheckpointer(tempfile.mkdtemp(), {"model": torch.nn.Linear(1, 1)})
+    >>> check_recoverables({"model": model}, ckpt, counter)
+    Traceback (most recent call last):
+    ...
+    ValueError: the checkpointer's recoverables lack model, counter: ...
+    >>> check_recoverables({"model": model}, None, counter)  # no checkpoints
     """
-    modules = {"model": training_model or TrainingModel(hparams["model"])}
-    if "discriminator" in hparams:
-        modules["discriminator"] = hparams["discriminator"]
-    return modules
+    if checkpointer is None:
+        return
+    wanted = {**modules, "counter": epoch_counter}
+    recoverables = checkpointer.recoverables
+    missing = [n for n, obj in wanted.items() if recoverables.get(n) is not obj]
+    if missing:
+        raise ValueError(
+            f"the checkpointer's recoverables lack {', '.join(missing)}: a resumed "
+            "run would start them afresh; list each of modules, and counter: "
+            "!ref <epoch_counter>, under checkpointer: recoverables: in the YAML"
+        )
 
 
-def build_brain(hparams, run_opts, training_model=None):
-    """A :class:`V2SBrain` wired from the YAML, its checkpointer knowing all parts.
-
-    The checkpointer gets the model, the discriminator and the epoch counter
-    here (the optimizers and schedulers join in ``init_optimizers``), so recipe
-    YAMLs need not repeat the list.
+def build_brain(hparams, run_opts):
+    """A :class:`V2SBrain` wired from the YAML: its ``modules``, ``opt_class``
+    and ``checkpointer`` (whose ``recoverables`` must hold every module and the
+    epoch counter: :func:`check_recoverables`). The Brain adds itself and, in
+    ``init_optimizers``, the optimizers and schedulers, as SpeechBrain does.
 
     Example
     -------
     >>> import functools, tempfile, torch
     >>> from speechbrain.utils.epoch_loop import EpochCounter
     >>> from speechbrain_v2s.training.checkpoints import SafeCheckpointer
-    >>> hparams = {"model": torch.nn.Linear(1, 1),
+    >>> from speechbrain_v2s.training.strategies import TrainingModel
+    >>> training_model, counter = TrainingModel(torch.nn.Linear(1, 1)), EpochCounter(1)
+    >>> hparams = {"modules": {"model": training_model},
     ...            "opt_class": functools.partial(torch.optim.SGD, lr=0.1),
-    ...            "epoch_counter": EpochCounter(1),
-    ...            "checkpointer": SafeCheckpointer(tempfile.mkdtemp())}
+    ...            "epoch_counter": counter,
+    ...            "checkpointer": SafeCheckpointer(tempfile.mkdtemp(),
+    ...                {"model": training_model, "counter": counter})}
     >>> brain = build_brain(hparams, {"device": "cpu"})
     >>> type(brain).__name__, type(brain.modules.model).__name__, brain.is_gan
     ('V2SBrain', 'TrainingModel', False)
     >>> sorted(hparams["checkpointer"].recoverables)
     ['brain', 'counter', 'model']
     """
-    modules = brain_modules(hparams, training_model)
-    checkpointer = hparams["checkpointer"]
-    if checkpointer is not None:
-        for name, module in modules.items():
-            if name not in checkpointer.recoverables:
-                checkpointer.add_recoverable(name, module)
-        if "counter" not in checkpointer.recoverables:
-            checkpointer.add_recoverable("counter", hparams["epoch_counter"])
+    modules = hparams["modules"]
+    check_recoverables(modules, hparams["checkpointer"], hparams["epoch_counter"])
     return V2SBrain(
         modules=modules,
         opt_class=hparams["opt_class"],
         hparams=hparams,
         run_opts=run_opts,
-        checkpointer=checkpointer,
+        checkpointer=hparams["checkpointer"],
     )
 
 
@@ -274,33 +313,52 @@ def fit_and_test(brain, hparams, datasets):
 
 
 def build_training_model(hparams):
-    """The V2A model wrapped for its ``finetune_strategy`` (A2A weights loaded).
+    """Apply the ``finetune_strategy`` to the YAML's training wrapper
+    (``modules["model"]``, the object its checkpointer saves as ``model``).
 
-    Done before the Brain recovers a checkpoint, so a resumed run ends up with
-    its own fine-tuned weights, not the pre-trained ones.
+    The strategy depends on the run (a pre-trained A2A model to load, the A2A
+    encoder that ``joint`` adds), so it stays in code: the A2A weights go into
+    the wrapped V2A model, the decoder is frozen for ``freeze_decoder``, and
+    for ``joint`` the YAML's ``a2a_model`` lends its encoder to the wrapper
+    (so ``model.ckpt`` holds it, as the resumed run expects). Done before the
+    Brain recovers a checkpoint, so a resumed run ends up with its own
+    fine-tuned weights, not the pre-trained ones.
+
+    Returns
+    -------
+    TrainingModel
+        The YAML's wrapper itself.
 
     Example
     -------
     >>> import torch
+    >>> from speechbrain_v2s.training.strategies import TrainingModel
     >>> model = torch.nn.Linear(1, 1)
-    >>> hparams = {"model": model, "finetune_strategy": "scratch",
+    >>> hparams = {"modules": {"model": TrainingModel(model)},
+    ...            "finetune_strategy": "scratch",
     ...            "pretrained_a2a": None, "strict_transfer": True}
     >>> wrapped = build_training_model(hparams)
-    >>> type(wrapped).__name__, wrapped.model is model, wrapped.a2a_encoder
-    ('TrainingModel', True, None)
+    >>> wrapped is hparams["modules"]["model"], wrapped.model is model
+    (True, True)
+    >>> wrapped.a2a_encoder is None
+    True
     >>> build_training_model({**hparams, "finetune_strategy": "init"})
     Traceback (most recent call last):
     ...
     ValueError: finetune_strategy=init needs pretrained_a2a
     """
+    training_model = hparams["modules"]["model"]
     strategy = hparams["finetune_strategy"]
-    training_model, report = apply_finetune_strategy(
-        hparams["model"],
+    prepared, report = apply_finetune_strategy(
+        training_model.model,
         strategy,
         pretrained_a2a=hparams["pretrained_a2a"],
         a2a_model=hparams["a2a_model"] if strategy == "joint" else None,
         strict=hparams["strict_transfer"],
     )
+    # The checkpointer holds the YAML's wrapper, not this new one: it takes
+    # the joint strategy's A2A encoder (None for the other strategies).
+    training_model.a2a_encoder = prepared.a2a_encoder
     if report is not None:
         logger.info("A2A transfer (%s): %s", strategy, report)
     return training_model
@@ -364,11 +422,19 @@ def run_a2a(prepare=None, prepare_kwargs=None, argv=None):
     ... test_json: null
     ... crop_frames: 20
     ... model: !new:torch.nn.Linear [1, 1]
+    ... training_model: !new:speechbrain_v2s.training.strategies.TrainingModel
+    ...     model: !ref <model>
+    ... modules:
+    ...     model: !ref <training_model>
     ... opt_class: !name:torch.optim.SGD {{lr: 0.1}}
     ... decoder_lr_scale: 1.0
     ... sch_class: null
     ... epoch_counter: !new:speechbrain.utils.epoch_loop.EpochCounter {{limit: 0}}
-    ... checkpointer: null
+    ... checkpointer: !new:speechbrain_v2s.training.checkpoints.SafeCheckpointer
+    ...     checkpoints_dir: {d}/run/save
+    ...     recoverables:
+    ...         model: !ref <training_model>
+    ...         counter: !ref <epoch_counter>
     ... baseline_validation: False
     ... train_dataloader_opts: {{batch_size: 1}}
     ... valid_dataloader_opts: {{batch_size: 1}}
@@ -440,11 +506,19 @@ def run_v2a(prepare=None, prepare_kwargs=None, argv=None):
     ... pretrained_a2a: null
     ... strict_transfer: True
     ... model: !new:torch.nn.Linear [1, 1]
+    ... training_model: !new:speechbrain_v2s.training.strategies.TrainingModel
+    ...     model: !ref <model>
+    ... modules:
+    ...     model: !ref <training_model>
     ... opt_class: !name:torch.optim.SGD {{lr: 0.1}}
     ... decoder_lr_scale: 1.0
     ... sch_class: null
     ... epoch_counter: !new:speechbrain.utils.epoch_loop.EpochCounter {{limit: 0}}
-    ... checkpointer: null
+    ... checkpointer: !new:speechbrain_v2s.training.checkpoints.SafeCheckpointer
+    ...     checkpoints_dir: {d}/run/save
+    ...     recoverables:
+    ...         model: !ref <training_model>
+    ...         counter: !ref <epoch_counter>
     ... baseline_validation: False
     ... train_dataloader_opts: {{batch_size: 1}}
     ... valid_dataloader_opts: {{batch_size: 1}}
@@ -471,5 +545,6 @@ def run_v2a(prepare=None, prepare_kwargs=None, argv=None):
             sb.utils.distributed.run_on_main(prepare, kwargs=prepare_kwargs(hparams))
         sb.utils.distributed.run_on_main(prepare_rois, args=[hparams])
     datasets = av_datasets(hparams)
-    brain = build_brain(hparams, run_opts, build_training_model(hparams))
+    build_training_model(hparams)
+    brain = build_brain(hparams, run_opts)
     return fit_and_test(brain, hparams, datasets)
