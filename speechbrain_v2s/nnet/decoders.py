@@ -288,6 +288,13 @@ class MelDecoder(nn.Module):
         ``"RelPosMHAXL"`` (relative positions) or ``"regularMHA"``.
     cross_modal : bool
         Per-modality batch-norm statistics (``False``: plain batch norm).
+    causal : bool
+        Each mel frame from its own and earlier inputs only: attention masked
+        to the past, causal depthwise convolutions (SpeechBrain's
+        ``causal``). Offline only: streaming it exactly would recompute the
+        whole history at every step.
+    lookahead_frames : int
+        Must be 0: a per-layer look-ahead would add up over the layers.
 
     Example
     -------
@@ -295,6 +302,8 @@ class MelDecoder(nn.Module):
     >>> dec = MelDecoder(8, d_model=16, num_layers=1, nhead=2, d_ffn=32)
     >>> dec(torch.randn(2, 12, 8), torch.tensor([1.0, 0.5])).shape
     torch.Size([2, 12, 80])
+    >>> MelDecoder(8, 16, 1, 2, 32, causal=True).context_frames()
+    (inf, 0)
     """
 
     output_kind = "mel"
@@ -311,8 +320,14 @@ class MelDecoder(nn.Module):
         dropout=0.1,
         attention_type="RelPosMHAXL",
         cross_modal=True,
+        causal=False,
+        lookahead_frames=0,
     ):
         super().__init__()
+        self.causal = bool(causal)
+        self.lookahead_frames = int(lookahead_frames)
+        if self.lookahead_frames:
+            raise ValueError("the mel decoder has no look-ahead (0 frames)")
         from speechbrain.lobes.models.transformer.Conformer import ConformerEncoder
         from speechbrain.nnet.attention import RelPosEncXL
 
@@ -328,6 +343,7 @@ class MelDecoder(nn.Module):
             kernel_size=kernel_size,
             dropout=dropout,
             attention_type=attention_type,
+            causal=self.causal,
         )
         self.out_proj = nn.Linear(d_model, n_mels)
         self._conv_mask = None
@@ -341,6 +357,10 @@ class MelDecoder(nn.Module):
             return None
         return (args[0] * self._conv_mask.to(args[0].dtype),) + tuple(args[1:])
 
+    def context_frames(self):
+        """``(past, future)`` frames one output sees (attention: all of them)."""
+        return (math.inf, 0) if self.causal else (math.inf, math.inf)
+
     def forward(self, x, lens=None):
         """``x``: ``[B, T', C]``; ``lens``: ``[B]`` relative lengths."""
         mask = valid_mask(lens, x.shape[1])
@@ -351,8 +371,15 @@ class MelDecoder(nn.Module):
             pad = ~mask
             self._conv_mask = mask.unsqueeze(1)
         pos = self.pos_enc(h) if self.pos_enc is not None else None
+        future = None
+        if self.causal:  # True: masked
+            steps = h.shape[1]
+            future = torch.ones(steps, steps, dtype=torch.bool, device=h.device)
+            future = torch.triu(future, 1)
         try:
-            h, _ = self.conformer(h, src_key_padding_mask=pad, pos_embs=pos)
+            h, _ = self.conformer(
+                h, src_mask=future, src_key_padding_mask=pad, pos_embs=pos
+            )
         finally:
             self._conv_mask = None
         mel = self.out_proj(h)
