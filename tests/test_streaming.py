@@ -272,3 +272,18 @@ def test_causal_a2a_initialises_causal_v2a(tmp_path):
     a2a.save_pretrained_decoder(tmp_path / "a2a.ckpt")
     report = v2a.load_pretrained_a2a(tmp_path / "a2a.ckpt")  # strict
     assert report.loaded and not report.skipped and not report.mismatched
+
+
+def test_blockwise_video_encoding_of_a_causal_model(live_v2s, clip):
+    """Long offline windows encode the video in blocks with the front end's
+    context: all of it in the past for a causal encoder (4 frames, not 2)."""
+    v2s = live_v2s
+    assert max(v2s.mods.model.encoder.context_frames()) == 4
+    rois = v2s.prepare_frames(clip)
+    v2s.hparams.encode_frames = 5  # not in exported YAMLs (default 125)
+    try:
+        with torch.no_grad():
+            blocks = v2s._window_wave(rois)[0]
+    finally:
+        del v2s.hparams.encode_frames
+    assert (blocks - _offline(v2s, clip)).abs().max() <= 1e-5
