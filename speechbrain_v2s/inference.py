@@ -360,17 +360,16 @@ class _SynthesisMixin:
 def _encoder_halo(encoder):
     """Neighbour frames each side that one output frame of ``encoder`` sees,
     or ``None`` when unknown: the video encoder is a 3-D convolution front end
-    (temporal stride 1) followed by per-frame layers."""
+    (temporal stride 1) followed by per-frame layers; its ``context_frames``
+    says how far (causal: all of it in the past)."""
     frontend = getattr(encoder, "frontend", None)
     if type(encoder).__name__ != "VideoEncoder" or not isinstance(
         frontend, torch.nn.Conv3d
     ):
         return None
-    kernel, stride = frontend.kernel_size[0], frontend.stride[0]
-    pad, dilation = frontend.padding, frontend.dilation[0]
-    if stride != 1 or dilation != 1 or isinstance(pad, str) or pad[0] != kernel // 2:
+    if frontend.stride[0] != 1 or frontend.dilation[0] != 1:
         return None
-    return kernel // 2
+    return max(encoder.context_frames())
 
 
 class VideoToSpeech(_SynthesisMixin, Pretrained):
@@ -478,6 +477,71 @@ class VideoToSpeech(_SynthesisMixin, Pretrained):
                 feats.append(piece[:, start - first : start - first + block])
             out, _ = model.decode(torch.cat(feats, 1), lens, speaker=speaker)
         return self._to_wave(out)
+
+    def reset(self):
+        """Forget the stream in progress: the next :meth:`stream` starts a new
+        session (new speaker, new video)."""
+        self._stream_state = {}
+
+    def _stream_input(self, item):
+        """One item of :meth:`stream` → model input ``[1, n, 1, 88, 88]``."""
+        frames = torch.as_tensor(item)
+        if frames.dim() == 2:  # one frame
+            frames = frames.unsqueeze(0)
+        if frames.dtype == torch.uint8:
+            return self.prepare_frames(frames).to(self.device)
+        if frames.dim() == 3:  # normalised [n, H, W]
+            frames = frames.unsqueeze(1)
+        return frames.unsqueeze(0).float().to(self.device)
+
+    @torch.no_grad()
+    def stream(self, frames, speaker=None, final=True):
+        """Live synthesis: mouth crops in, audio out as soon as it is known.
+
+        A causal model (``causal: True`` in its architecture) carries its
+        recurrent states and convolution contexts from frame to frame
+        (:meth:`V2SModel.stream`), so the audio equals the offline
+        synthesis of the whole clip, whatever the chunking.
+
+        Arguments
+        ---------
+        frames : iterable
+            Items of one frame or a block of frames: uint8 mouth crops
+            (``[96, 96]`` or ``[n, 96, 96]``, centre-cropped and normalised
+            like :meth:`prepare_frames`) or already-normalised float crops
+            (``[88, 88]``, ``[n, 88, 88]`` or ``[n, 1, 88, 88]``).
+        speaker : torch.Tensor, optional
+            Speaker ids or embedding, for conditioned models.
+        final : bool
+            The clip ends with ``frames``: the audio that waited for look-ahead
+            is yielded last and the session is reset. ``False`` keeps the
+            state, so a later call continues the same stream.
+
+        Yields
+        ------
+        torch.Tensor
+            One float waveform chunk ``[samples]`` per item (24 kHz, 960
+            samples per video frame): the frames up to the model's
+            ``lookahead_frames`` before the newest (empty while the first
+            ones wait), then, with ``final``, the rest.
+        """
+        model = self.mods.model
+        if not getattr(model, "causal", False) or model.output_kind != "wave":
+            raise ValueError(
+                "stream needs a causal waveform-family model (causal: True)"
+            )
+        state = getattr(self, "_stream_state", None)
+        if state is None:
+            state = self._stream_state = {}
+        with model.modality(model.default_modality):
+            for item in frames:
+                x = self._stream_input(item)
+                yield model.stream(x, state, speaker)[0].float().cpu()
+            if final:
+                empty = torch.zeros(1, 0, 1, 1, 1, device=self.device)
+                tail = model.stream(empty, state, speaker, final=True)
+                self.reset()
+                yield tail[0].float().cpu()
 
     def speaker_embedding(self, reference_audio):
         """Speaker embedding of a reference clip, for models conditioned on one."""

@@ -38,6 +38,7 @@ BUNDLED_MODULES = (
     "speechbrain_v2s.video.frames",
     "speechbrain_v2s.nnet.weights",
     "speechbrain_v2s.nnet.normalization",
+    "speechbrain_v2s.nnet.causal",
     "speechbrain_v2s.nnet.encoders",
     "speechbrain_v2s.nnet.temporal",
     "speechbrain_v2s.nnet.decoders",

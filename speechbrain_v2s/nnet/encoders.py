@@ -24,6 +24,7 @@ from speechbrain_v2s.audio.features import (
     N_MELS,
     SAMPLES_PER_FRAME,
 )
+from speechbrain_v2s.nnet.causal import with_context
 from speechbrain_v2s.nnet.normalization import CrossModalBatchNorm, valid_mask
 
 
@@ -36,18 +37,23 @@ def _apply_mask(x, mask):
 
 
 class _ConvBlock(nn.Module):
-    """Conv1d → masked batch norm → activation, on ``[B, C, T]``."""
+    """Conv1d → masked batch norm → activation, on ``[B, C, T]`` (causal:
+    the ``kernel_size - stride`` steps of padding all on the left)."""
 
-    def __init__(self, in_ch, out_ch, kernel_size, stride=1):
+    def __init__(self, in_ch, out_ch, kernel_size, stride=1, causal=False):
         super().__init__()
         # "Same"-style padding so that T samples give exactly T / stride outputs.
-        padding = (kernel_size - stride) // 2
+        self.left = (kernel_size - stride) if causal else 0
+        padding = 0 if causal else (kernel_size - stride) // 2
         self.conv = nn.Conv1d(in_ch, out_ch, kernel_size, stride, padding)
         self.norm = CrossModalBatchNorm(out_ch, cross_modal=False, channel_axis=1)
         self.act = nn.LeakyReLU(0.2)
 
     def forward(self, x, mask_in=None, mask_out=None):
-        x = self.conv(_apply_mask(x, mask_in))
+        x = _apply_mask(x, mask_in)
+        if self.left:
+            x = with_context(x, self.left)
+        x = self.conv(x)
         return self.act(self.norm(x, mask=mask_out))
 
 
@@ -70,6 +76,8 @@ class AudioEncoder(nn.Module):
         Channels of each strided layer.
     strides : tuple of int
         Stride of each layer; their product must be 960.
+    causal : bool
+        Each frame's features from its own and earlier samples only.
 
     Example
     -------
@@ -77,6 +85,8 @@ class AudioEncoder(nn.Module):
     >>> enc = AudioEncoder(out_channels=16, channels=(4, 8, 8, 16, 16))
     >>> enc(torch.randn(1, 7 * 960)).shape
     torch.Size([1, 7, 16])
+    >>> AudioEncoder(8, (4, 4, 4, 4, 8), causal=True).context_frames()
+    (2, 0)
     """
 
     def __init__(
@@ -84,8 +94,10 @@ class AudioEncoder(nn.Module):
         out_channels=512,
         channels=(64, 128, 256, 512, 512),
         strides=(5, 4, 4, 4, 3),
+        causal=False,
     ):
         super().__init__()
+        self.causal = bool(causal)
         if math.prod(strides) != SAMPLES_PER_FRAME:
             raise ValueError(
                 f"strides {tuple(strides)} multiply to {math.prod(strides)}, "
@@ -97,10 +109,22 @@ class AudioEncoder(nn.Module):
         self.out_channels = out_channels
         blocks, in_ch = [], 1
         for ch, stride in zip(channels, strides):
-            blocks.append(_ConvBlock(in_ch, ch, _stride_kernel(stride), stride))
+            blocks.append(_ConvBlock(in_ch, ch, _stride_kernel(stride), stride, causal))
             in_ch = ch
         self.blocks = nn.ModuleList(blocks)
         self.proj = nn.Conv1d(in_ch, out_channels, 1)
+
+    def context_frames(self):
+        """``(past, future)`` video frames one output frame's samples reach
+        beyond its own frame, from the layers (rounded up)."""
+        reach, step = 0, 1  # in input samples
+        for block, stride in zip(self.blocks, self.strides):
+            reach += (block.conv.kernel_size[0] - stride) * step
+            step *= stride
+        past = math.ceil(reach / SAMPLES_PER_FRAME)
+        if self.causal:
+            return past, 0
+        return (math.ceil(reach / 2 / SAMPLES_PER_FRAME),) * 2
 
     def forward(self, x, lens=None):
         """``x``: ``[B, S]`` waveform; ``lens``: ``[B]`` relative lengths."""
@@ -130,6 +154,8 @@ class MelEncoder(nn.Module):
         Mel bins of the input.
     kernel_size : int
         Kernel of the (non-strided) convolutions.
+    causal : bool
+        Each frame's features from its own and earlier mel frames only.
 
     Example
     -------
@@ -139,13 +165,23 @@ class MelEncoder(nn.Module):
     torch.Size([2, 7, 8])
     """
 
-    def __init__(self, out_channels=512, channels=256, n_mels=N_MELS, kernel_size=5):
+    def __init__(
+        self,
+        out_channels=512,
+        channels=256,
+        n_mels=N_MELS,
+        kernel_size=5,
+        causal=False,
+    ):
         super().__init__()
         self.out_channels = out_channels
+        self.causal = bool(causal)
         self.factor = MEL_FRAMES_PER_VIDEO_FRAME
-        self.pre = _ConvBlock(n_mels, channels, kernel_size)
-        self.down = _ConvBlock(channels, channels, 2 * self.factor, self.factor)
-        self.post = _ConvBlock(channels, channels, kernel_size)
+        self.pre = _ConvBlock(n_mels, channels, kernel_size, causal=causal)
+        self.down = _ConvBlock(
+            channels, channels, 2 * self.factor, self.factor, causal=causal
+        )
+        self.post = _ConvBlock(channels, channels, kernel_size, causal=causal)
         self.proj = nn.Conv1d(channels, out_channels, 1)
 
     def forward(self, x, lens=None):
@@ -198,6 +234,11 @@ class VideoEncoder(nn.Module):
         (2: 88x88 ROIs read as 44x44). Every convolution then costs
         ``input_scale ** 2`` times less; the tiny CPU models use 2, the
         paper's encoder 1.
+    causal : bool
+        Each frame's features from that frame and earlier ones only: the
+        front end's temporal padding all on the left (the trunk works frame by
+        frame). Streams: ``forward(x, cache=...)`` keeps the front end's past
+        frames from call to call.
 
     Example
     -------
@@ -218,8 +259,10 @@ class VideoEncoder(nn.Module):
         in_channels=1,
         blocks=(2, 2, 2, 2),
         input_scale=1,
+        causal=False,
     ):
         super().__init__()
+        self.causal = bool(causal)
         if int(input_scale) != input_scale or input_scale < 1:
             raise ValueError(f"input_scale must be a positive integer: {input_scale}")
         self.out_channels = out_channels
@@ -258,7 +301,21 @@ class VideoEncoder(nn.Module):
             else nn.Linear(inplanes, out_channels)
         )
 
-    def _frontend_2d(self, x, fold_norm=False):
+    def context_frames(self):
+        """``(past, future)`` neighbour frames one output frame sees (the 3-D
+        front end's temporal kernel; the trunk is per frame).
+
+        Example
+        -------
+        >>> VideoEncoder(8, 4, 4, causal=True).context_frames()
+        (4, 0)
+        """
+        span = self.frontend.dilation[0] * (self.frontend.kernel_size[0] - 1)
+        if self.causal:
+            return span, 0
+        return self.frontend.padding[0], span - self.frontend.padding[0]
+
+    def _frontend_2d(self, x, fold_norm=False, cache=None):
         """The 3-D front end on ``[B, C, T, H, W]`` as one 2-D convolution per
         frame over its ``kt`` stacked neighbours → ``[B * T, C', H', W']``,
         channels-last; with ``fold_norm``, the (eval-mode) batch norm after it
@@ -272,7 +329,10 @@ class VideoEncoder(nn.Module):
         conv = self.frontend
         kt, pad_t = conv.kernel_size[0], conv.padding[0]
         batch, channels, frames = x.shape[:3]
-        x = nn.functional.pad(x, (0, 0, 0, 0, pad_t, pad_t))
+        if self.causal:  # past frames only: zeros, or those of earlier calls
+            x = with_context(x, kt - 1, dim=2, cache=cache, key="frontend")
+        else:
+            x = nn.functional.pad(x, (0, 0, 0, 0, pad_t, pad_t))
         stacked = x.unfold(2, kt, 1)  # [B, C, T, H, W, kt]
         stacked = stacked.permute(0, 2, 1, 5, 3, 4).reshape(
             batch * frames, channels * kt, *x.shape[3:]
@@ -333,8 +393,12 @@ class VideoEncoder(nn.Module):
             if short is not None and isinstance(short[1], nn.BatchNorm2d):
                 block.downsample = nn.Sequential(fused(short[0], short[1]))
 
-    def forward(self, x, lens=None):
-        """``x``: ``[B, T, 1, H, W]`` or ``[B, T, H, W]``; ``lens``: ``[B]``."""
+    def forward(self, x, lens=None, cache=None):
+        """``x``: ``[B, T, 1, H, W]`` or ``[B, T, H, W]``; ``lens``: ``[B]``;
+        ``cache``: a causal encoder's streaming state (a dict, empty at the
+        start of a stream)."""
+        if cache is not None and not self.causal:
+            raise ValueError("only a causal encoder streams")
         if x.dim() == 4:
             x = x.unsqueeze(2)
         batch, frames = x.shape[:2]
@@ -344,7 +408,7 @@ class VideoEncoder(nn.Module):
             scale = (1, self.input_scale, self.input_scale)
             x = nn.functional.avg_pool3d(x, scale, scale, ceil_mode=True)
         fold = not self.frontend_norm.training  # eval statistics: foldable
-        flat = self._frontend_2d(x, fold_norm=fold)  # [B * T, C, H, W]
+        flat = self._frontend_2d(x, fold, cache)  # [B * T, C, H, W]
         if mask is not None:
             flat = flat[mask.reshape(-1)]  # valid frames: the statistics' set
         if not fold:

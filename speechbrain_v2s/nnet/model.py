@@ -185,6 +185,86 @@ class V2SModel(nn.Module):
             lens = torch.ones(x.shape[0], device=x.device)
         return self.decode(self.encode(x, lens), lens, speaker)
 
+    # ------------------------------------------------------------ streaming
+    @property
+    def causal(self):
+        """Whether every part is causal (then the model streams)."""
+        parts = [getattr(self, p) for p in ("encoder", "temporal", "decoder")]
+        return all(getattr(part, "causal", False) for part in parts)
+
+    def context_frames(self):
+        """``(past, future)`` input frames one output frame depends on before
+        and after its own, summed over the parts' own ``context_frames``
+        (``inf`` through a recurrent layer; ``None`` if a part does not say).
+
+        Example
+        -------
+        >>> from speechbrain_v2s.nnet.encoders import VideoEncoder
+        >>> from speechbrain_v2s.nnet.temporal import TemporalModule
+        >>> from speechbrain_v2s.nnet.decoders import WaveDecoder
+        >>> model = V2SModel(
+        ...     VideoEncoder(8, 4, 4, causal=True),
+        ...     TemporalModule(8, hidden_size=4, causal=True),
+        ...     WaveDecoder(4, channels=8, causal=True, lookahead_frames=2),
+        ... )
+        >>> model.causal, model.context_frames(), model.lookahead_frames
+        (True, (inf, 2), 2)
+        """
+        past = future = 0
+        for part in (self.encoder, self.temporal, self.decoder):
+            if not hasattr(part, "context_frames"):
+                return None
+            before, after = part.context_frames()
+            past, future = past + before, future + after
+        return past, future
+
+    @property
+    def lookahead_frames(self):
+        """Input frames after a frame that its output waits for (streaming
+        latency, in video frames); ``None`` if a part does not say."""
+        context = self.context_frames()
+        return None if context is None else context[1]
+
+    def stream(self, x, cache, speaker=None, final=False):
+        """One step of a stream: the input's next frames → the output they
+        determine (eval mode, batch of one or more streams in step).
+
+        Arguments
+        ---------
+        x : torch.Tensor
+            The next ``n >= 0`` input frames, ``[B, n, ...]`` (the encoder's
+            input layout).
+        cache : dict
+            The stream's state: empty at its start, then what the previous
+            call left (convolution contexts, RNN states).
+        speaker : torch.Tensor, optional
+            As in :meth:`forward`.
+        final : bool
+            The input ends after ``x``: also return the output that waited
+            for look-ahead frames (as the offline model pads the end).
+
+        Returns
+        -------
+        torch.Tensor
+            The newly determined output: the samples (or mel frames) of the
+            frames up to ``lookahead_frames`` before the last input, or up to
+            the end with ``final``. The concatenation over calls equals the
+            offline :meth:`forward` of the whole input.
+        """
+        if not self.causal:
+            raise ValueError("only a model whose every part is causal streams")
+        if self.training:
+            raise ValueError("streaming is for eval mode (batch-norm statistics)")
+        if x.shape[1]:
+            lens = torch.ones(x.shape[0], device=x.device)
+            h = self.encoder(x, None, cache=cache.setdefault("encoder", {}))
+            h = self.temporal(h, None, cache=cache.setdefault("temporal", {}))
+            if self.speaker is not None:
+                h = self.speaker(h, speaker, lens)
+        else:
+            h = x.new_zeros(x.shape[0], 0, self.temporal.output_size)
+        return self.decoder(h, None, cache=cache.setdefault("decoder", {}), final=final)
+
     # ------------------------------------------------------------ transfer
     def config(self):
         """Architecture summary stored with checkpoints."""

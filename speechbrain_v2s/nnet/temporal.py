@@ -13,6 +13,8 @@ Example
 torch.Size([2, 20, 6])
 """
 
+import math
+
 import torch
 from torch import nn
 
@@ -48,8 +50,8 @@ class TemporalModule(nn.Module):
         RNN layers before upsampling.
     rnn_type : str
         ``"gru"`` or ``"lstm"``.
-    bidirectional : bool
-        Bidirectional RNNs.
+    bidirectional : bool, optional
+        Bidirectional RNNs (default: unless ``causal``).
     upsample : int
         Time upsampling factor (1: none; 4: 25 → 100 fps for the mel family).
     post_layers : int
@@ -58,6 +60,9 @@ class TemporalModule(nn.Module):
         Size of a final linear projection (default: the RNN output size).
     dropout : float
         Dropout between RNN layers and before the projection.
+    causal : bool
+        Unidirectional RNNs: each output from its own and earlier frames.
+        Streams: ``forward(x, cache=...)`` carries the hidden states.
 
     Example
     -------
@@ -65,6 +70,9 @@ class TemporalModule(nn.Module):
     >>> mod = TemporalModule(8, hidden_size=4, rnn_type="lstm")
     >>> mod(torch.randn(3, 7, 8)).shape
     torch.Size([3, 7, 8])
+    >>> live = TemporalModule(8, hidden_size=4, causal=True)
+    >>> live(torch.randn(1, 7, 8)).shape, live.context_frames()
+    (torch.Size([1, 7, 4]), (inf, 0))
     """
 
     def __init__(
@@ -73,13 +81,19 @@ class TemporalModule(nn.Module):
         hidden_size=256,
         num_layers=2,
         rnn_type="gru",
-        bidirectional=True,
+        bidirectional=None,
         upsample=1,
         post_layers=1,
         output_size=None,
         dropout=0.0,
+        causal=False,
     ):
         super().__init__()
+        self.causal = bool(causal)
+        if bidirectional is None:
+            bidirectional = not self.causal
+        if bidirectional and self.causal:
+            raise ValueError("a causal temporal module is unidirectional")
         if rnn_type not in RNN_TYPES:
             raise ValueError(f"rnn_type {rnn_type!r} is not one of {list(RNN_TYPES)}")
         rnn_class = RNN_TYPES[rnn_type]
@@ -110,18 +124,32 @@ class TemporalModule(nn.Module):
         self.output_size = output_size or rnn_out
         self.proj = nn.Linear(rnn_out, output_size) if output_size else nn.Identity()
 
-    def forward(self, x, lens=None):
-        """``[B, T, C_in]`` → ``[B, T * upsample, C_out]`` (padding zeroed)."""
+    def context_frames(self):
+        """``(past, future)`` frames an output depends on (recurrent: ``inf``)."""
+        return (math.inf, 0) if self.causal else (math.inf, math.inf)
+
+    def _run(self, rnn, x, counts, cache, key):
+        if cache is None:
+            return _run_packed(rnn, x, counts)
+        if not self.causal:
+            raise ValueError("only a causal temporal module streams")
+        out, cache[key] = rnn(x, cache.get(key))
+        return out
+
+    def forward(self, x, lens=None, cache=None):
+        """``[B, T, C_in]`` → ``[B, T * upsample, C_out]`` (padding zeroed);
+        ``cache``: a causal module's streaming state (a dict, empty at the
+        start of a stream, holding the RNN states)."""
         frames = x.shape[1]
         counts = frame_counts(lens, frames)
         if counts is not None and bool((counts >= frames).all()):
             counts = None  # nothing padded: packing would only cost time
-        h = _run_packed(self.rnn, x, counts)
+        h = self._run(self.rnn, x, counts, cache, "rnn")
         if self.upsample > 1:
             h = h.repeat_interleave(self.upsample, dim=1)
             h = h + self.phase.repeat(frames, 1).unsqueeze(0)
             counts = None if counts is None else counts * self.upsample
-            h = _run_packed(self.post_rnn, self.dropout(h), counts)
+            h = self._run(self.post_rnn, self.dropout(h), counts, cache, "post_rnn")
         out = self.proj(self.dropout(h))
         mask = valid_mask(lens, out.shape[1], self.upsample)
         if mask is not None:
