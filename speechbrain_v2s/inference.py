@@ -195,7 +195,7 @@ class _SynthesisMixin:
     """Model → waveform, the mel family's vocoder included, chunked if long."""
 
     def _to_wave(self, out):
-        if out.dim() == 2:  # waveform family
+        if self.mods.model.output_kind == "wave":
             return out
         return self.vocode(out)
 
@@ -362,9 +362,7 @@ def _encoder_halo(encoder):
     or ``None`` when unknown: the video encoder is a 3-D convolution front end
     (temporal stride 1) followed by per-frame layers."""
     frontend = getattr(encoder, "frontend", None)
-    if type(encoder).__name__ != "VideoEncoder" or not isinstance(
-        frontend, torch.nn.Conv3d
-    ):
+    if encoder.input_kind != "video" or not isinstance(frontend, torch.nn.Conv3d):
         return None
     kernel, stride = frontend.kernel_size[0], frontend.stride[0]
     pad, dilation = frontend.padding, frontend.dilation[0]
@@ -538,8 +536,7 @@ class AudioToAudio(_SynthesisMixin, Pretrained):
     def _inputs(self, wavs):
         from speechbrain_v2s.audio.features import compute_mel
 
-        encoder = self.mods.model.encoder
-        if type(encoder).__name__ == "MelEncoder":
+        if self.mods.model.input_kind == "mel":
             return compute_mel(wavs)
         return wavs
 
