@@ -35,7 +35,12 @@ import shutil
 import torch
 from ruamel.yaml import YAML
 
-from speechbrain_v2s.hub import A2A_FILENAME, VOCODER_FILENAMES, resolve_checkpoint
+from speechbrain_v2s.hub import (
+    A2A_FILENAME,
+    A2A_RUN_FILENAME,
+    VOCODER_FILENAMES,
+    resolve_checkpoint,
+)
 from speechbrain_v2s.hub_card import card_fields, header_source, render_card
 from speechbrain_v2s.nnet.model import unwrap_state
 from speechbrain_v2s.nnet.weights import (
@@ -49,6 +54,10 @@ logger = logging.getLogger(__name__)
 
 KINDS = ("v2a", "a2a", "vocoder")
 INTERFACES = {"v2a": "VideoToSpeech", "a2a": "AudioToAudio", "vocoder": None}
+#: The torch pickles of this package's weights (a checkpoint's ``model.ckpt``,
+#: the A2A and vocoder runs' best-model files): an export removes any from its
+#: folder, which then holds safetensors only (loading a pickle runs code).
+PICKLED_WEIGHT_FILES = ("model.ckpt", A2A_RUN_FILENAME, "vocoder.ckpt")
 
 
 def strip_prefix(state, prefix):
@@ -281,6 +290,14 @@ def interface_yaml(arch_text, kind, roi_stats=None, has_vocoder=False):
     return "\n".join(lines) + "\n"
 
 
+def _remove_pickled_weights(out_dir):
+    for name in PICKLED_WEIGHT_FILES:
+        path = os.path.join(out_dir, name)
+        if os.path.isfile(path):
+            os.remove(path)
+            logger.info("Removed %s (pickled weights: a model folder holds none)", path)
+
+
 def _write_interface(out_dir, text, files):
     with open(os.path.join(out_dir, "hyperparams.yaml"), "w", encoding="utf-8") as f:
         f.write(text)
@@ -467,6 +484,7 @@ def export_model(
     text = interface_yaml(_arch_text(hparams), kind, roi_stats, has_vocoder)
 
     os.makedirs(out_dir, exist_ok=True)
+    _remove_pickled_weights(out_dir)
     files = []
     name = ("vocoder" if kind == "vocoder" else "model") + WEIGHTS_EXT
     write_weights(state, os.path.join(out_dir, name))
@@ -521,6 +539,7 @@ def export_architecture(
     hparams = load_hyperpyyaml(arch_text)
     model_key = {"v2a": "v2a_model", "a2a": "a2a_model"}[kind]
     os.makedirs(out_dir, exist_ok=True)
+    _remove_pickled_weights(out_dir)
     model_state = state if state is not None else hparams[model_key].state_dict()
     write_weights(model_state, os.path.join(out_dir, "model" + WEIGHTS_EXT))
     files = ["model" + WEIGHTS_EXT]

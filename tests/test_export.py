@@ -330,10 +330,13 @@ def test_weights_of_another_model_are_refused_by_name(exports, tmp_path):
         VideoToSpeech.from_hparams(source=str(folder), savedir=str(tmp_path / "sd"))
 
 
-def test_reexport_removes_pickles_of_older_exports(runs, tmp_path):
+def test_export_removes_pickled_weights_from_its_folder(runs, tmp_path):
+    from speechbrain_v2s.export import PICKLED_WEIGHT_FILES
+
     folder = tmp_path / "old_export"
     folder.mkdir()
-    torch.save({}, folder / "model.ckpt")
+    for name in PICKLED_WEIGHT_FILES:  # e.g. a run's best-model file copied in
+        torch.save({}, folder / name)
     export_model(runs["vocoder"][0], folder, "vocoder")
     assert _pickled(folder) == []
 
