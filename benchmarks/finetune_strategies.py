@@ -333,7 +333,7 @@ class Runner:
         if strategy != "scratch":
             cmd += [
                 "--pretrained_a2a",
-                os.path.join(a2a_future.result(), "a2a_decoder.ckpt"),
+                os.path.join(a2a_future.result(), "a2a_model.ckpt"),
             ]
         cmd += ["--roi_folder", self.rois, "--progress", "False"]
         cmd += ["--synth_speakers", a.av, "--num_speakers", a.av]

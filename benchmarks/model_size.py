@@ -42,12 +42,11 @@ def millions(n):
     return f"{n / 1e6:.2f} M"
 
 
-def model_input(model, kind):
-    """3 s of input for the A2A (audio or mel) or V2A (video) model."""
-    encoder = type(model.encoder).__name__
-    if kind == "v2a":
+def model_input(model):
+    """3 s of the input the model declares (waveform, mel or video)."""
+    if model.input_kind == "video":
         return torch.randn(1, FRAMES, 1, 88, 88)
-    if encoder == "MelEncoder":
+    if model.input_kind == "mel":
         return torch.randn(1, FRAMES * 4, 80)
     return torch.randn(1, SAMPLES) * 0.1
 
@@ -72,13 +71,13 @@ def measure(config, runs):
         model = hp[f"{kind}_model"].eval()
         parts = {part: count(getattr(model, part)) for part in PARTS}
         parts["vocoder"] = count(vocoder)
-        x = model_input(model, kind)
+        x = model_input(model)
         lens = torch.ones(1)
 
         def synthesize(model=model, x=x, lens=lens):
             with torch.inference_mode(), model.modality(model.default_modality):
                 out, _ = model(x, lens)
-                if out.dim() == 3 and vocoder is not None:
+                if model.output_kind == "mel" and vocoder is not None:
                     out = vocoder.eval()(out.transpose(1, 2)).squeeze(1)
             assert out.shape[-1] == SAMPLES, out.shape
             return out

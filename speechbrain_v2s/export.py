@@ -13,7 +13,7 @@ expects of a SpeechBrain model:
   which hold tensors only (loading one runs no code, unlike a pickle);
 - ``custom_interface.py``: the model code in one file, so that SpeechBrain's
   ``foreign_class`` loads the folder without this package;
-- for A2A exports, also ``a2a_decoder.safetensors``: what V2A recipes'
+- for A2A exports, also ``a2a_model.safetensors``: what V2A recipes'
   ``pretrained_a2a`` loads (the same weights, with the model's config);
 
 The folder is loaded back once before :func:`export_model` returns, exactly as
@@ -22,7 +22,7 @@ load is never published.
 
 Example
 -------
->>> strip_prefix({"model.a": 1, "a2a_encoder.b": 2}, "model.")
+>>> strip_prefix({"decoder.a": 1, "encoder.b": 2}, "decoder.")
 {'a': 1}
 """
 
@@ -35,8 +35,14 @@ import shutil
 import torch
 from ruamel.yaml import YAML
 
-from speechbrain_v2s.hub import DECODER_FILENAME, VOCODER_FILENAMES, resolve_checkpoint
+from speechbrain_v2s.hub import (
+    A2A_FILENAME,
+    A2A_RUN_FILENAME,
+    VOCODER_FILENAMES,
+    resolve_checkpoint,
+)
 from speechbrain_v2s.hub_card import card_fields, header_source, render_card
+from speechbrain_v2s.nnet.model import unwrap_state
 from speechbrain_v2s.nnet.weights import (
     WEIGHTS_EXT,
     load_weights_into,
@@ -48,8 +54,10 @@ logger = logging.getLogger(__name__)
 
 KINDS = ("v2a", "a2a", "vocoder")
 INTERFACES = {"v2a": "VideoToSpeech", "a2a": "AudioToAudio", "vocoder": None}
-#: Pickled weight files of earlier exports, removed when a folder is re-exported.
-LEGACY_FILES = ("model.ckpt", "vocoder.ckpt", "a2a_decoder.ckpt")
+#: The torch pickles of this package's weights (a checkpoint's ``model.ckpt``,
+#: the A2A and vocoder runs' best-model files): an export removes any from its
+#: folder, which then holds safetensors only (loading a pickle runs code).
+PICKLED_WEIGHT_FILES = ("model.ckpt", A2A_RUN_FILENAME, "vocoder.ckpt")
 
 
 def strip_prefix(state, prefix):
@@ -57,9 +65,8 @@ def strip_prefix(state, prefix):
 
     Example
     -------
-    >>> state = {"model.encoder.w": 1, "model.decoder.b": 2, "a2a_encoder.w": 3}
-    >>> strip_prefix(state, "model.")
-    {'encoder.w': 1, 'decoder.b': 2}
+    >>> strip_prefix({"decoder.w": 1, "decoder.b": 2, "encoder.w": 3}, "decoder.")
+    {'w': 1, 'b': 2}
     """
     return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
 
@@ -201,9 +208,9 @@ def _model_state(ckpt_dir):
     state = torch.load(
         os.path.join(ckpt_dir, "model.ckpt"), map_location="cpu", weights_only=True
     )
-    # Brain module "model" is the TrainingModel wrapper: its V2S model sits
-    # under "model."; the joint strategy's A2A encoder is training-only.
-    return strip_prefix(state, "model.")
+    # Brain module "model" is the TrainingModel wrapper; the joint strategy's
+    # A2A encoder beside the V2S model is training-only.
+    return unwrap_state(state)
 
 
 def vocoder_state(source):
@@ -283,12 +290,12 @@ def interface_yaml(arch_text, kind, roi_stats=None, has_vocoder=False):
     return "\n".join(lines) + "\n"
 
 
-def _remove_legacy_files(out_dir):
-    for name in LEGACY_FILES:
+def _remove_pickled_weights(out_dir):
+    for name in PICKLED_WEIGHT_FILES:
         path = os.path.join(out_dir, name)
         if os.path.isfile(path):
             os.remove(path)
-            logger.info("Removed %s (pickled weights of an earlier export)", path)
+            logger.info("Removed %s (pickled weights: a model folder holds none)", path)
 
 
 def _write_interface(out_dir, text, files):
@@ -325,11 +332,11 @@ def load_exported_modules(out_dir):
     return dict(loadables)
 
 
-def _write_decoder(out_dir, model):
-    """``a2a_decoder.safetensors``: the A2A model with its config (what
+def _write_a2a(out_dir, model):
+    """``a2a_model.safetensors``: the A2A model with its config (what
     ``load_pretrained_a2a`` checks), for V2A recipes' ``pretrained_a2a``."""
     metadata = {"config": json.dumps(model.config())}
-    write_weights(model.state_dict(), os.path.join(out_dir, DECODER_FILENAME), metadata)
+    write_weights(model.state_dict(), os.path.join(out_dir, A2A_FILENAME), metadata)
 
 
 def _checkpoint_dir(save_folder, checkpoint):
@@ -423,7 +430,7 @@ def export_model(
     out_dir : str
         Folder to create (its files are overwritten).
     kind : str
-        ``v2a`` (VideoToSpeech), ``a2a`` (AudioToAudio + the decoder checkpoint
+        ``v2a`` (VideoToSpeech), ``a2a`` (AudioToAudio + the A2A checkpoint
         V2A recipes start from) or ``vocoder``.
     vocoder : str, optional
         For mel-family models: a vocoder run folder, an exported vocoder folder,
@@ -477,7 +484,7 @@ def export_model(
     text = interface_yaml(_arch_text(hparams), kind, roi_stats, has_vocoder)
 
     os.makedirs(out_dir, exist_ok=True)
-    _remove_legacy_files(out_dir)
+    _remove_pickled_weights(out_dir)
     files = []
     name = ("vocoder" if kind == "vocoder" else "model") + WEIGHTS_EXT
     write_weights(state, os.path.join(out_dir, name))
@@ -495,8 +502,8 @@ def export_model(
     # Load the folder back as from_hparams will: fail here, not after upload.
     modules = load_exported_modules(out_dir)
     if kind == "a2a":
-        _write_decoder(out_dir, modules["model"])
-        files.append(DECODER_FILENAME)
+        _write_a2a(out_dir, modules["model"])
+        files.append(A2A_FILENAME)
     if kind != "vocoder":
         from speechbrain_v2s.standalone import write_standalone
 
@@ -532,7 +539,7 @@ def export_architecture(
     hparams = load_hyperpyyaml(arch_text)
     model_key = {"v2a": "v2a_model", "a2a": "a2a_model"}[kind]
     os.makedirs(out_dir, exist_ok=True)
-    _remove_legacy_files(out_dir)
+    _remove_pickled_weights(out_dir)
     model_state = state if state is not None else hparams[model_key].state_dict()
     write_weights(model_state, os.path.join(out_dir, "model" + WEIGHTS_EXT))
     files = ["model" + WEIGHTS_EXT]

@@ -4,20 +4,20 @@ Everything that takes a "source" (``pretrained_a2a`` in the recipes, the
 inference interfaces) goes through SpeechBrain's own ``fetch``, so a local
 folder and a Hub repository id are handled by the same code path.
 
-An A2A source holds ``a2a_decoder.safetensors`` (what ``v2s-export --kind a2a``
-writes) or ``a2a_decoder.ckpt`` (what A2A training runs write); a vocoder source
+An A2A source holds ``a2a_model.safetensors`` (what ``v2s-export --kind a2a``
+writes) or ``a2a_model.ckpt`` (what A2A training runs write); a vocoder source
 ``vocoder.safetensors`` or ``vocoder.ckpt``. The safetensors file is preferred.
 
 Example
 -------
 >>> import os, tempfile
 >>> folder = tempfile.mkdtemp()
->>> open(os.path.join(folder, LEGACY_DECODER_FILENAME), "wb").close()
+>>> open(os.path.join(folder, A2A_RUN_FILENAME), "wb").close()
 >>> os.path.basename(resolve_checkpoint(folder))
-'a2a_decoder.ckpt'
->>> open(os.path.join(folder, DECODER_FILENAME), "wb").close()
+'a2a_model.ckpt'
+>>> open(os.path.join(folder, A2A_FILENAME), "wb").close()
 >>> os.path.basename(resolve_checkpoint(folder))
-'a2a_decoder.safetensors'
+'a2a_model.safetensors'
 """
 
 import os
@@ -25,9 +25,9 @@ import socket
 from contextlib import contextmanager
 from urllib.parse import urlsplit
 
-DECODER_FILENAME = "a2a_decoder.safetensors"
-LEGACY_DECODER_FILENAME = "a2a_decoder.ckpt"  # torch file of training runs
-DECODER_FILENAMES = (DECODER_FILENAME, LEGACY_DECODER_FILENAME)
+A2A_FILENAME = "a2a_model.safetensors"
+A2A_RUN_FILENAME = "a2a_model.ckpt"  # torch file of training runs
+A2A_FILENAMES = (A2A_FILENAME, A2A_RUN_FILENAME)
 VOCODER_FILENAMES = ("vocoder.safetensors", "vocoder.ckpt")
 
 
@@ -39,9 +39,9 @@ def is_hub_id(source):
 
     Example
     -------
-    >>> is_hub_id("user/a2a-wave"), is_hub_id("../A2A/results/a2a_decoder.ckpt")
+    >>> is_hub_id("user/a2a-wave"), is_hub_id("../A2A/results/a2a_model.ckpt")
     (True, False)
-    >>> is_hub_id("results/a2a_wave/1234/a2a_decoder.ckpt")
+    >>> is_hub_id("results/a2a_wave/1234/a2a_model.ckpt")
     False
     """
     source = str(source)
@@ -50,7 +50,7 @@ def is_hub_id(source):
     return source.count("/") == 1
 
 
-def resolve_checkpoint(source, filename=DECODER_FILENAMES, savedir=None):
+def resolve_checkpoint(source, filename=A2A_FILENAMES, savedir=None):
     """Local path of a checkpoint given a file, a folder or a Hub id.
 
     Arguments
@@ -60,7 +60,7 @@ def resolve_checkpoint(source, filename=DECODER_FILENAMES, savedir=None):
         repository id (``user/repo``) holding ``filename``.
     filename : str or tuple of str
         File(s) to look for inside a folder or repository, in order of
-        preference (default: the A2A decoder, safetensors first).
+        preference (default: the A2A model, safetensors first).
     savedir : str, optional
         Where fetched files are linked/copied (default: a cache folder).
 

@@ -129,8 +129,8 @@ def public_source(source, run_folder):
     -------
     >>> public_source("user/a2a", "/no/run"), public_source("results/a.ckpt", "/x")
     ('user/a2a', 'results/a.ckpt')
-    >>> public_source("/home/me/runs/a2a_decoder.ckpt", "/no/run")
-    'a2a_decoder.ckpt'
+    >>> public_source("/home/me/runs/a2a_model.ckpt", "/no/run")
+    'a2a_model.ckpt'
     """
     source = str(source)
     if not os.path.isabs(source) and not source.startswith("~"):

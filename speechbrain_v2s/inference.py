@@ -195,7 +195,7 @@ class _SynthesisMixin:
     """Model → waveform, the mel family's vocoder included, chunked if long."""
 
     def _to_wave(self, out):
-        if out.dim() == 2:  # waveform family
+        if self.mods.model.output_kind == "wave":
             return out
         return self.vocode(out)
 
@@ -363,9 +363,7 @@ def _encoder_halo(encoder):
     (temporal stride 1) followed by per-frame layers; its ``context_frames``
     says how far (causal: all of it in the past)."""
     frontend = getattr(encoder, "frontend", None)
-    if type(encoder).__name__ != "VideoEncoder" or not isinstance(
-        frontend, torch.nn.Conv3d
-    ):
+    if encoder.input_kind != "video" or not isinstance(frontend, torch.nn.Conv3d):
         return None
     if frontend.stride[0] != 1 or frontend.dilation[0] != 1:
         return None
@@ -602,8 +600,7 @@ class AudioToAudio(_SynthesisMixin, Pretrained):
     def _inputs(self, wavs):
         from speechbrain_v2s.audio.features import compute_mel
 
-        encoder = self.mods.model.encoder
-        if type(encoder).__name__ == "MelEncoder":
+        if self.mods.model.input_kind == "mel":
             return compute_mel(wavs)
         return wavs
 

@@ -66,7 +66,7 @@ def _fake_run(folder, recipe, yaml, seed, output_folder=None, header=None, **ove
     checkpointer.add_recoverable("model", TrainingModel(model))
     checkpointer.save_checkpoint(meta={"mel_l1": 0.5})
     if hparams.get("pretrained_decoder_path"):
-        model.save_pretrained_decoder(hparams["pretrained_decoder_path"])
+        model.save_pretrained(hparams["pretrained_decoder_path"])
     save = hparams["save_folder"]
     if "roi_mean" in hparams:
         with open(os.path.join(save, "roi_stats.json"), "w") as handle:
@@ -157,7 +157,7 @@ def test_exports_hold_safetensors_and_no_pickles(exports):
     ]
     assert sorted(summaries["a2a"]["files"]) == [
         "README.md",
-        "a2a_decoder.safetensors",
+        "a2a_model.safetensors",
         "custom_interface.py",
         "hyperparams.yaml",
         "model.safetensors",
@@ -210,7 +210,7 @@ def test_a2a_export_loads_both_ways(runs, exports, tmp_path, monkeypatch):
             reference, _ = trained(wav, torch.ones(1))
         assert (out - reference).abs().max().item() < 1e-5
 
-        assert resolve_checkpoint(folder).endswith("a2a_decoder.safetensors")
+        assert resolve_checkpoint(folder).endswith("a2a_model.safetensors")
         v2a = _v2a_wave_model()
         _, report = apply_finetune_strategy(v2a, "init", pretrained_a2a=str(folder))
     assert report.loaded and not report.skipped and not report.mismatched
@@ -218,12 +218,12 @@ def test_a2a_export_loads_both_ways(runs, exports, tmp_path, monkeypatch):
         if not name.endswith("_video"):  # video BN statistics: seeded copies
             assert torch.equal(value, trained.decoder.state_dict()[name]), name
 
-    # The training run's own a2a_decoder.ckpt still works, and gives the same.
+    # The training run's own a2a_model.ckpt still works, and gives the same.
     run_folder = runs["a2a_wave"][0]
-    assert resolve_checkpoint(run_folder).endswith("a2a_decoder.ckpt")
-    legacy = _v2a_wave_model()
-    legacy.load_pretrained_a2a(resolve_checkpoint(run_folder))
-    for name, value in legacy.state_dict().items():
+    assert resolve_checkpoint(run_folder).endswith("a2a_model.ckpt")
+    from_run = _v2a_wave_model()
+    from_run.load_pretrained_a2a(resolve_checkpoint(run_folder))
+    for name, value in from_run.state_dict().items():
         assert torch.equal(value, v2a.state_dict()[name]), name
 
 
@@ -279,20 +279,20 @@ def _hub(monkeypatch, repos):
 
 def test_hub_ids_fetch_the_safetensors(runs, exports, tmp_path, monkeypatch):
     """The Hub code path (SpeechBrain's fetch) asks for the same file names."""
-    legacy = tmp_path / "legacy_repo"
-    legacy.mkdir()
-    shutil.copy(runs["a2a_wave"][0] / "a2a_decoder.ckpt", legacy)
+    run_repo = tmp_path / "run_repo"  # a repository holding a run's own file
+    run_repo.mkdir()
+    shutil.copy(runs["a2a_wave"][0] / "a2a_model.ckpt", run_repo)
     _hub(
         monkeypatch,
-        {"user/v2s": str(exports[0]["v2a_mel"]), "user/old-a2a": str(legacy)},
+        {"user/v2s": str(exports[0]["v2a_mel"]), "user/a2a-run": str(run_repo)},
     )
     v2s = VideoToSpeech.from_hparams(source="user/v2s", savedir=str(tmp_path / "sd"))
     assert v2s.mods.vocoder is not None
     assert resolve_checkpoint("user/v2s", "model.safetensors").endswith(
         "model.safetensors"
     )
-    assert resolve_checkpoint("user/old-a2a").endswith("a2a_decoder.ckpt")
-    with pytest.raises(FileNotFoundError, match="a2a_decoder.safetensors or"):
+    assert resolve_checkpoint("user/a2a-run").endswith("a2a_model.ckpt")
+    with pytest.raises(FileNotFoundError, match="a2a_model.safetensors or"):
         resolve_checkpoint("user/v2s")
 
 
@@ -304,14 +304,14 @@ def _copy_export(exports, name, tmp_path):
 
 def test_damaged_weights_name_the_file(exports, tmp_path):
     folder = _copy_export(exports, "a2a", tmp_path)
-    for name in ("model.safetensors", "a2a_decoder.safetensors"):
+    for name in ("model.safetensors", "a2a_model.safetensors"):
         path = folder / name
         path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     # The message names the file the user has (behind the savedir's link).
     damaged = re.escape(str(folder / "model.safetensors")) + r"\): not a valid"
     with pytest.raises(ValueError, match=damaged):
         AudioToAudio.from_hparams(source=str(folder), savedir=str(tmp_path / "sd"))
-    damaged = re.escape(str(folder / "a2a_decoder.safetensors")) + ": not a valid"
+    damaged = re.escape(str(folder / "a2a_model.safetensors")) + ": not a valid"
     with pytest.raises(ValueError, match=damaged):
         _v2a_wave_model().load_pretrained_a2a(resolve_checkpoint(folder))
 
@@ -330,10 +330,13 @@ def test_weights_of_another_model_are_refused_by_name(exports, tmp_path):
         VideoToSpeech.from_hparams(source=str(folder), savedir=str(tmp_path / "sd"))
 
 
-def test_reexport_removes_pickles_of_older_exports(runs, tmp_path):
+def test_export_removes_pickled_weights_from_its_folder(runs, tmp_path):
+    from speechbrain_v2s.export import PICKLED_WEIGHT_FILES
+
     folder = tmp_path / "old_export"
     folder.mkdir()
-    torch.save({}, folder / "model.ckpt")
+    for name in PICKLED_WEIGHT_FILES:  # e.g. a run's best-model file copied in
+        torch.save({}, folder / name)
     export_model(runs["vocoder"][0], folder, "vocoder")
     assert _pickled(folder) == []
 
@@ -387,9 +390,7 @@ def recipe_run(tmp_path_factory):
     repo = tmp_path_factory.mktemp("repo")
     recipe = repo / "recipes" / "Synthetic" / "V2A"
     recipe.mkdir(parents=True)
-    a2a = (
-        repo / "recipes" / "Synthetic" / "A2A" / "results" / "a2a" / "a2a_decoder.ckpt"
-    )
+    a2a = repo / "recipes" / "Synthetic" / "A2A" / "results" / "a2a" / "a2a_model.ckpt"
     before = os.getcwd()
     os.chdir(recipe)  # where train.py runs
     try:
@@ -441,7 +442,7 @@ def test_export_is_the_same_from_any_folder(recipe_run, tmp_path, monkeypatch):
     assert "Recipe: `recipes/Synthetic/V2A/hparams/tiny_mel.yaml`" in card
     # No folder of the exporting machine: the A2A source from the repository.
     assert str(repo) not in card and str(tmp_path) not in card
-    assert "`recipes/Synthetic/A2A/results/a2a/a2a_decoder.ckpt`" in card
+    assert "`recipes/Synthetic/A2A/results/a2a/a2a_model.ckpt`" in card
     interface = first["hyperparams.yaml"].decode()
     assert "roi_mean: 0.29\n" in interface and "roi_std: 0.125\n" in interface
 
@@ -499,7 +500,7 @@ def test_exported_files_are_readable_by_others(runs, tmp_path):
         for kind in ("v2a", "a2a")
         for name in os.listdir(tmp_path / kind)
     }
-    assert "a2a/a2a_decoder.safetensors" in modes and "v2a/model.safetensors" in modes
+    assert "a2a/a2a_model.safetensors" in modes and "v2a/model.safetensors" in modes
     assert modes == dict.fromkeys(modes, 0o644)
 
 

@@ -54,8 +54,8 @@ def _snapshot(model):
 
 def test_save_and_load_moves_exactly_temporal_and_decoder(tmp_path):
     a2a, v2a = _a2a(), _v2a()
-    path = tmp_path / "a2a_decoder.ckpt"
-    a2a.save_pretrained_decoder(path)
+    path = tmp_path / "a2a_model.ckpt"
+    a2a.save_pretrained(path)
     saved = torch.load(path, weights_only=True)
     assert saved["config"]["output_kind"] == "wave"
     assert set(saved["state_dict"]) == set(a2a.state_dict())
@@ -150,7 +150,7 @@ def test_wrong_family_is_refused(tmp_path):
     v2a = _v2a()
     v2a.output_kind = "mel"
     path = tmp_path / "a2a.ckpt"
-    a2a.save_pretrained_decoder(path)
+    a2a.save_pretrained(path)
     with pytest.raises(ValueError, match="wave model"):
         v2a.load_pretrained_a2a(path)
 

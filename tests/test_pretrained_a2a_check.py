@@ -20,7 +20,7 @@ FIX = "--finetune_strategy scratch"
 
 def test_missing_relative_path_names_where_it_looked_and_the_fix(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    source = "../A2A/results/synthetic_a2a_tiny_mel/1234/a2a_decoder.ckpt"
+    source = "../A2A/results/synthetic_a2a_tiny_mel/1234/a2a_model.ckpt"
     with pytest.raises(FileNotFoundError) as err:
         check_pretrained_a2a("init", source)
     message = str(err.value)
@@ -35,15 +35,15 @@ def test_every_strategy_but_scratch_needs_a_checkpoint(strategy):
     with pytest.raises(ValueError, match=f"needs pretrained_a2a: .*{FIX}"):
         check_pretrained_a2a(strategy, None)
     check_pretrained_a2a("scratch", None)
-    check_pretrained_a2a("scratch", "/no/such/a2a_decoder.ckpt")
+    check_pretrained_a2a("scratch", "/no/such/a2a_model.ckpt")
 
 
 def test_folder_without_checkpoint_is_refused_with_the_fix(tmp_path):
     with pytest.raises(FileNotFoundError, match=f"folder has no .*{FIX}"):
         check_pretrained_a2a("init", str(tmp_path))
-    (tmp_path / "a2a_decoder.ckpt").write_bytes(b"")
+    (tmp_path / "a2a_model.ckpt").write_bytes(b"")
     check_pretrained_a2a("init", str(tmp_path))  # a file is there: accepted
-    check_pretrained_a2a("init", str(tmp_path / "a2a_decoder.ckpt"))
+    check_pretrained_a2a("init", str(tmp_path / "a2a_model.ckpt"))
 
 
 def test_hub_id_is_left_to_the_load(monkeypatch):
@@ -71,7 +71,7 @@ pretrained_a2a: {source}
 
 def test_run_v2a_exits_before_preparing_anything(tmp_path):
     path = tmp_path / "hparams.yaml"
-    source = tmp_path / "a2a" / "a2a_decoder.ckpt"
+    source = tmp_path / "a2a" / "a2a_model.ckpt"
     path.write_text(V2A_YAML.format(d=tmp_path, source=source))
     prepared = []
     with _speechbrain_logging_kept(), pytest.raises(SystemExit) as err:
@@ -121,6 +121,6 @@ def test_recipe_as_a_user_runs_it_stops_in_one_line(tmp_path):
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert lines[-1].startswith(os.path.join(RECIPES, "Synthetic", "V2A", "hparams"))
-    assert "../A2A/results/synthetic_a2a_tiny_mel/1234/a2a_decoder.ckpt" in lines[-1]
+    assert "../A2A/results/synthetic_a2a_tiny_mel/1234/a2a_model.ckpt" in lines[-1]
     assert FIX in lines[-1]
     assert not corpus.exists()

@@ -173,7 +173,7 @@ class RecipeRuns:
         """The exported decoder of the AudioOnly A2A YAML of ``name``'s family."""
         family = os.path.basename(name)
         out = self.first(os.path.join("AudioOnly", "A2A", "hparams", family))
-        return out / "a2a_decoder.ckpt"
+        return out / "a2a_model.ckpt"
 
     def output(self, name):
         return self.root / name.replace(os.sep, "_")[: -len(".yaml")]
@@ -233,7 +233,7 @@ def check_first_run(name, out):
     _check_stats(rows)
     [(meta, brain)] = _checkpoints(out)
     assert meta["epoch"] == 1 and brain["optimizer_step"] == 1
-    exported = {"A2A": "a2a_decoder.ckpt", "Vocoder": "vocoder.ckpt"}
+    exported = {"A2A": "a2a_model.ckpt", "Vocoder": "vocoder.ckpt"}
     stage = name.split(os.sep)[1]
     if stage in exported:  # the best epoch's decoder, for the next stage
         assert os.path.getsize(out / exported[stage]) > 0

@@ -12,7 +12,7 @@ YAMLS = sorted(glob.glob(os.path.join(RECIPES, "*", "*", "hparams", "*.yaml")))
 OVERRIDES = {
     "data_folder": "/data/x",
     "data_folders": ["/data/x"],
-    "pretrained_a2a": "/models/a2a_decoder.ckpt",
+    "pretrained_a2a": "/models/a2a_model.ckpt",
 }
 
 

@@ -269,7 +269,7 @@ def test_causal_a2a_initialises_causal_v2a(tmp_path):
     a2a, v2a = arch["a2a_model"], arch["v2a_model"]
     assert a2a.causal and v2a.causal and v2a.lookahead_frames == 2
     assert not v2a.temporal.rnn.bidirectional
-    a2a.save_pretrained_decoder(tmp_path / "a2a.ckpt")
+    a2a.save_pretrained(tmp_path / "a2a.ckpt")
     report = v2a.load_pretrained_a2a(tmp_path / "a2a.ckpt")  # strict
     assert report.loaded and not report.skipped and not report.mismatched
 

@@ -119,7 +119,7 @@ def test_tiny_a2a_learns(arch, learned_runs):
         best_estoi = max(r["valid"]["estoi"] for r in recent)
         assert best_estoi > untrained["valid"]["estoi"] + 0.015, rows
     # The best model was exported for V2A initialisation and loads back.
-    state = torch.load(out / "a2a_decoder.ckpt", map_location="cpu")
+    state = torch.load(out / "a2a_model.ckpt", map_location="cpu")
     assert any(k.startswith("decoder.") for k in state["state_dict"])
 
 

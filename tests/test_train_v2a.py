@@ -78,7 +78,7 @@ def work(tmp_path_factory):
             "--finetune_strategy",
             strategy,
             "--pretrained_a2a",
-            root / "a2a" / "a2a_decoder.ckpt",
+            root / "a2a" / "a2a_model.ckpt",
             "--synth_speakers",
             SPEAKERS,
             "--synth_utterances_per_speaker",
@@ -269,7 +269,7 @@ def test_a2a_checkpoint_initialises_v2a_recipe(work):
         hparams = load_hyperpyyaml(handle)
     model = hparams["model"]
     before = {k: v.clone() for k, v in model.decoder.state_dict().items()}
-    report = model.load_pretrained_a2a(work["root"] / "a2a" / "a2a_decoder.ckpt")
+    report = model.load_pretrained_a2a(work["root"] / "a2a" / "a2a_model.ckpt")
     after = model.decoder.state_dict()
     assert report.loaded and not report.mismatched
     changed = [k for k in after if not torch.equal(before[k], after[k])]

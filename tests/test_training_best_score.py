@@ -1,4 +1,4 @@
-"""The exported best decoder survives a resume: the best validation score is
+"""The saved best model survives a resume: the best validation score is
 part of the checkpointed Brain state."""
 
 import functools
@@ -14,13 +14,14 @@ from speechbrain_v2s.training.strategies import TrainingModel
 
 
 class _Model(torch.nn.Module):
-    """The one method of V2SModel the export needs, around a tiny decoder."""
+    """The one method of V2SModel the best-model file needs, around a tiny
+    decoder."""
 
     def __init__(self):
         super().__init__()
         self.decoder = torch.nn.Linear(2, 2)
 
-    def save_pretrained_decoder(self, path):
+    def save_pretrained(self, path):
         torch.save({"state_dict": self.state_dict()}, path)
 
 
@@ -35,7 +36,7 @@ def _brain(folder):
         "checkpointer": SafeCheckpointer(
             folder / "save", {"model": training_model, "counter": counter}
         ),
-        "pretrained_decoder_path": folder / "a2a_decoder.ckpt",
+        "pretrained_decoder_path": folder / "a2a_model.ckpt",
         "checkpoints_to_keep": 1,
         "decoder_lr_scale": 1.0,
         "sch_class": None,
@@ -55,7 +56,7 @@ def _validate(brain, mel_l1, epoch, weight):
 
 
 def _exported_weight(folder):
-    state = torch.load(folder / "a2a_decoder.ckpt")["state_dict"]
+    state = torch.load(folder / "a2a_model.ckpt")["state_dict"]
     return float(state["decoder.weight"][0, 0])
 
 

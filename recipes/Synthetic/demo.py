@@ -350,7 +350,7 @@ def main(argv=None):
 
     print("== 2. A2A pre-training (audio only), beside V2A from scratch", flush=True)
     a2a_dir = os.path.join(out, f"a2a_{arch}")
-    checkpoint = os.path.join(a2a_dir, "a2a_decoder.ckpt")
+    checkpoint = os.path.join(a2a_dir, "a2a_model.ckpt")
     runs = {s: os.path.join(out, f"v2a_{arch}_{s}") for s in STRATEGIES}
 
     def v2a_job(strategy):

@@ -32,23 +32,33 @@ F_MAX = 12000.0
 LOG_FLOOR = 1e-5
 
 
-@functools.lru_cache(maxsize=8)
-def _mel_transform(sample_rate, n_mels, n_fft, hop_length):
-    # Cached: building the filterbank on every call would dominate short inputs.
-    return torchaudio.transforms.MelSpectrogram(
-        sample_rate=sample_rate,
-        n_fft=n_fft,
-        win_length=WIN_LENGTH,
-        hop_length=hop_length,
-        f_min=F_MIN,
-        f_max=F_MAX,
-        n_mels=n_mels,
-        power=1.0,
-        normalized=False,
-        norm="slaney",
-        mel_scale="slaney",
-        center=False,
-    )
+@functools.lru_cache(maxsize=16)
+def _mel_basis(sample_rate, n_mels, n_fft, device):
+    """``(window, filterbank)`` of :func:`compute_mel` on ``device``.
+
+    Tensors, not a module: each key (settings and device) owns its own pair,
+    made once and never moved or modified, so a caller on one device cannot
+    change what a caller on another gets. Cached because building the
+    filterbank on every call would dominate short inputs.
+
+    Example
+    -------
+    >>> window, fb = _mel_basis(SAMPLE_RATE, N_MELS, N_FFT, torch.device("cpu"))
+    >>> window.shape, fb.shape
+    (torch.Size([1024]), torch.Size([513, 80]))
+    """
+    if device.type != "cpu":
+        window, fb = _mel_basis(sample_rate, n_mels, n_fft, torch.device("cpu"))
+        with torch.inference_mode(False):
+            return window.to(device), fb.to(device)
+    # Normal tensors even when first asked for under inference_mode: a
+    # later training step saves the filterbank for backward.
+    with torch.inference_mode(False):
+        window = torch.hann_window(WIN_LENGTH)
+        fb = torchaudio.functional.melscale_fbanks(
+            n_fft // 2 + 1, F_MIN, F_MAX, n_mels, sample_rate, "slaney", "slaney"
+        )
+    return window, fb
 
 
 def compute_mel(
@@ -95,8 +105,12 @@ def compute_mel(
     padded = torch.nn.functional.pad(
         wav.unsqueeze(1), (pad, n_fft - hop_length - pad), mode=mode
     ).squeeze(1)
-    transform = _mel_transform(sample_rate, n_mels, n_fft, hop_length).to(wav.device)
-    mel = transform(padded.float())[..., :frames]
+    window, fb = _mel_basis(sample_rate, n_mels, n_fft, wav.device)
+    # What torchaudio's MelSpectrogram(power=1, center=False) computes.
+    spec = torchaudio.functional.spectrogram(
+        padded.float(), 0, window, n_fft, hop_length, WIN_LENGTH, 1.0, False, False
+    )
+    mel = torch.matmul(spec.transpose(-1, -2), fb).transpose(-1, -2)[..., :frames]
     mel = torch.log(torch.clamp(mel, min=LOG_FLOOR)).transpose(-1, -2)
     return mel.squeeze(0) if squeeze else mel
 
@@ -116,27 +130,6 @@ def resample(wav, orig_sr, target_sr=SAMPLE_RATE):
 
 
 GRIFFIN_LIM_SEED = 0  # the initial phase's seed (deterministic inference)
-
-
-@functools.lru_cache(maxsize=4)
-def _griffinlim_transforms(sample_rate, n_mels, n_fft, hop_length, n_iter):
-    inverse_mel = torchaudio.transforms.InverseMelScale(
-        n_stft=n_fft // 2 + 1,
-        n_mels=n_mels,
-        sample_rate=sample_rate,
-        f_min=F_MIN,
-        f_max=F_MAX,
-        norm="slaney",
-        mel_scale="slaney",
-    )
-    griffin_lim = torchaudio.transforms.GriffinLim(
-        n_fft=n_fft,
-        win_length=WIN_LENGTH,
-        hop_length=hop_length,
-        power=1.0,
-        n_iter=n_iter,
-    )
-    return inverse_mel, griffin_lim
 
 
 def mel_to_wave_griffinlim(
@@ -170,17 +163,29 @@ def mel_to_wave_griffinlim(
     >>> torch.equal(mel_to_wave_griffinlim(mel), mel_to_wave_griffinlim(mel))
     True
     """
-    inverse_mel, griffin_lim = _griffinlim_transforms(
-        sample_rate, mel.shape[-1], n_fft, hop_length, n_iter
-    )
+    window, fb = _mel_basis(sample_rate, mel.shape[-1], n_fft, mel.device)
     devices = [mel.device] if mel.device.type == "cuda" else []
     # Griffin-Lim starts from a random phase: drawn from a fixed seed, without
     # touching the caller's generator, so one mel always gives one waveform
     # (scores and re-runs reproducible).
     with torch.no_grad(), torch.random.fork_rng(devices=devices):
         torch.manual_seed(GRIFFIN_LIM_SEED)
-        magnitude = inverse_mel.to(mel.device)(mel.float().exp().transpose(1, 2))
-        wave = griffin_lim.to(mel.device)(magnitude)
+        # What torchaudio's InverseMelScale and GriffinLim modules compute.
+        solution = torch.linalg.lstsq(
+            fb.transpose(-1, -2)[None], mel.float().exp().transpose(1, 2), driver="gels"
+        ).solution
+        wave = torchaudio.functional.griffinlim(
+            torch.relu(solution),
+            window,
+            n_fft,
+            hop_length,
+            WIN_LENGTH,
+            1.0,
+            n_iter,
+            0.99,
+            None,
+            True,
+        )
     frames = mel.shape[1]
     wave = torch.nn.functional.pad(
         wave, (0, max(0, frames * hop_length - wave.shape[-1]))

@@ -6,7 +6,9 @@
 * :class:`MelDecoder` — SpeechBrain's conformer encoder over 100 fps features
   and a linear projection to 80 mel bins.
 
-Both zero padded positions before every layer that mixes time steps, so a
+Each declares its ``output_kind`` (``"wave"`` or ``"mel"``), which
+:class:`~speechbrain_v2s.nnet.model.V2SModel` takes as its own. Both zero
+padded positions before every layer that mixes time steps, so a
 padded batch gives the same valid outputs as its items run alone (eval mode).
 
 Example

@@ -2,7 +2,10 @@
 
 All three map their input to ``[B, T, C]`` at the video frame rate (25 fps,
 ``T`` video frames) with the same ``out_channels``, so the temporal module and
-decoder after them are interchangeable between the A2A and V2A models. Padded
+decoder after them are interchangeable between the A2A and V2A models. Each
+declares the ``input_kind`` it takes (``"wave"``, ``"mel"`` or ``"video"``):
+the model, the training loop and the interfaces read that, never the class
+name or the input's rank. Padded
 positions are zeroed before every layer that looks at neighbours, so a padded
 batch gives the same valid outputs as its items run alone (in eval mode).
 
@@ -89,6 +92,8 @@ class AudioEncoder(nn.Module):
     (2, 0)
     """
 
+    input_kind = "wave"
+
     def __init__(
         self,
         out_channels=512,
@@ -164,6 +169,8 @@ class MelEncoder(nn.Module):
     >>> enc(torch.randn(2, 28, 80), torch.tensor([1.0, 0.43])).shape
     torch.Size([2, 7, 8])
     """
+
+    input_kind = "mel"
 
     def __init__(
         self,
@@ -250,6 +257,8 @@ class VideoEncoder(nn.Module):
     >>> half(torch.randn(1, 3, 88, 88)).shape
     torch.Size([1, 3, 8])
     """
+
+    input_kind = "video"
 
     def __init__(
         self,

@@ -22,7 +22,6 @@ Example
 (torch.Size([2, 12, 80]), [1.0, 0.6700000166893005])
 """
 
-import contextlib
 import dataclasses
 import hashlib
 import json
@@ -30,10 +29,20 @@ import json
 import torch
 from torch import nn
 
-from speechbrain_v2s.nnet.normalization import cross_modal_layers
+from speechbrain_v2s.nnet.normalization import (
+    cross_modal_layers,
+    set_modality,
+    use_modality,
+)
 
 PARTS = ("encoder", "temporal", "speaker", "decoder")
 CHECKPOINT_FORMAT = "speechbrain_v2s.a2a/1"
+INPUT_KINDS = ("wave", "mel", "video")
+OUTPUT_KINDS = ("wave", "mel")
+#: The training wrapper (``training.strategies.TrainingModel``, the Brain's
+#: module ``model``) holds the V2S model as its attribute ``model``: every
+#: name of the V2S model in a training checkpoint starts with this.
+WRAPPER_PREFIX = "model."
 _STAT_NAMES = ("running_mean", "running_var", "num_batches_tracked")
 
 
@@ -78,6 +87,34 @@ class LoadReport:
         return "\n".join(lines)
 
 
+def unwrap_state(state):
+    """The V2S model's entries of a training checkpoint's state dict, with
+    :data:`WRAPPER_PREFIX` removed (the wrapper's other modules, such as the
+    joint strategy's A2A encoder, left out).
+
+    Example
+    -------
+    >>> unwrap_state({"model.decoder.w": 1, "a2a_encoder.w": 2})
+    {'decoder.w': 1}
+    """
+    return {
+        k[len(WRAPPER_PREFIX) :]: v
+        for k, v in state.items()
+        if k.startswith(WRAPPER_PREFIX)
+    }
+
+
+def _kind(given, module, attribute, kinds):
+    """``given``, else ``module``'s declared ``attribute``; one of ``kinds``."""
+    kind = given or getattr(module, attribute, None)
+    if kind not in kinds:
+        raise ValueError(
+            f"{attribute} {kind!r} ({type(module).__name__}) is not one of "
+            f"{', '.join(kinds)}: declare it on the class or pass {attribute}"
+        )
+    return kind
+
+
 def _fingerprint(state, parts):
     """Short hash of the names and shapes of ``parts`` in a state dict."""
     digest = hashlib.sha1()
@@ -104,7 +141,11 @@ class V2SModel(nn.Module):
         ``"audio"`` (A2A) or ``"video"`` (V2A): the batch-norm statistics set
         used unless :meth:`modality` says otherwise.
     output_kind : str, optional
-        ``"wave"`` or ``"mel"`` (default: the decoder's ``output_kind``).
+        ``"wave"`` or ``"mel"`` (default: the decoder's declared
+        ``output_kind``).
+    input_kind : str, optional
+        ``"wave"``, ``"mel"`` or ``"video"`` (default: the encoder's declared
+        ``input_kind``).
 
     Example
     -------
@@ -119,8 +160,8 @@ class V2SModel(nn.Module):
     ... )
     >>> with model.modality("video"):
     ...     out, lens = model(torch.randn(1, 1920))
-    >>> out.shape, model.output_kind
-    (torch.Size([1, 1920]), 'wave')
+    >>> out.shape, model.input_kind, model.output_kind
+    (torch.Size([1, 1920]), 'wave', 'wave')
     """
 
     def __init__(
@@ -131,37 +172,23 @@ class V2SModel(nn.Module):
         speaker=None,
         default_modality="audio",
         output_kind=None,
+        input_kind=None,
     ):
         super().__init__()
         self.encoder = encoder
         self.temporal = temporal
         self.speaker = speaker
         self.decoder = decoder
-        self.output_kind = output_kind or getattr(decoder, "output_kind", "wave")
-        if self.output_kind not in ("wave", "mel"):
-            raise ValueError(f"output_kind {self.output_kind!r} is not wave or mel")
+        # Declared by the parts, never guessed from class names or ranks.
+        self.input_kind = _kind(input_kind, encoder, "input_kind", INPUT_KINDS)
+        self.output_kind = _kind(output_kind, decoder, "output_kind", OUTPUT_KINDS)
         self.default_modality = default_modality
-        self._set_modality(default_modality)
+        set_modality(self, default_modality)
 
     # ------------------------------------------------------------ modality
-    def _set_modality(self, name):
-        for _, layer in cross_modal_layers(self):
-            if name not in layer.modalities:
-                raise ValueError(
-                    f"unknown modality {name!r}; expected {layer.modalities}"
-                )
-            layer.modality = name
-
-    @contextlib.contextmanager
     def modality(self, name):
         """Use the ``name`` batch-norm statistics inside the ``with`` block."""
-        previous = [(layer, layer.modality) for _, layer in cross_modal_layers(self)]
-        self._set_modality(name)
-        try:
-            yield self
-        finally:
-            for layer, value in previous:
-                layer.modality = value
+        return use_modality(self, name)
 
     # ------------------------------------------------------------ forward
     def encode(self, x, lens=None):
@@ -282,8 +309,9 @@ class V2SModel(nn.Module):
             "num_parameters": sum(p.numel() for p in self.parameters()),
         }
 
-    def save_pretrained_decoder(self, path):
-        """Write the whole state dict plus :meth:`config` (A2A → V2A transfer)."""
+    def save_pretrained(self, path):
+        """Write the whole state dict plus :meth:`config`: the A2A → V2A
+        transfer file (``a2a_model.ckpt``) :meth:`load_pretrained_a2a` reads."""
         torch.save({"config": self.config(), "state_dict": self.state_dict()}, path)
 
     def load_pretrained_a2a(
@@ -298,11 +326,11 @@ class V2SModel(nn.Module):
         Arguments
         ---------
         path_or_state_dict : str or dict
-            A file from :meth:`save_pretrained_decoder`, its loaded dict, a
-            plain state dict (a SpeechBrain ``model.ckpt`` with ``model.``
-            prefixes is accepted too), or a ``.safetensors`` file (the
-            exported ``a2a_decoder.safetensors``: :meth:`config` as JSON under
-            ``config`` in its header).
+            A file from :meth:`save_pretrained`, its loaded dict, a plain
+            state dict (a training checkpoint's ``model.ckpt``, names under
+            :data:`WRAPPER_PREFIX`, is accepted too), or a ``.safetensors``
+            file (the exported ``a2a_model.safetensors``: :meth:`config` as
+            JSON under ``config`` in its header).
         parts : tuple of str
             Sub-modules to load (``("encoder",)`` for the joint strategy's
             audio encoder).
@@ -416,9 +444,9 @@ class V2SModel(nn.Module):
         config = data.get("config") if "state_dict" in data else None
         state = data["state_dict"] if "state_dict" in data else data
         if not any(k.split(".", 1)[0] in PARTS for k in state) and any(
-            k.startswith("model.") for k in state
+            k.startswith(WRAPPER_PREFIX) for k in state
         ):
-            state = {k[6:]: v for k, v in state.items() if k.startswith("model.")}
+            state = unwrap_state(state)
         return state, config
 
     @staticmethod

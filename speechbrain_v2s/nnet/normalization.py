@@ -3,8 +3,8 @@
 :class:`CrossModalBatchNorm` keeps one affine transform but one set of running
 statistics per input modality, so a decoder shared by the A2A (audio) and V2A
 (video) paths normalises each path's features with its own statistics. The
-active modality is an attribute of each layer, set by
-:meth:`speechbrain_v2s.nnet.model.V2SModel.modality`.
+active modality is an attribute of each layer, set for a whole module by
+:func:`use_modality` (:meth:`speechbrain_v2s.nnet.model.V2SModel.modality`).
 
 The length helpers here are shared by every module of :mod:`speechbrain_v2s.nnet`
 (one definition, so padding is interpreted the same way everywhere).
@@ -15,6 +15,8 @@ Example
 >>> valid_mask(torch.tensor([1.0, 0.5]), 4).int().tolist()
 [[1, 1, 1, 1], [1, 1, 0, 0]]
 """
+
+import contextlib
 
 import torch
 from torch import nn
@@ -346,3 +348,41 @@ def cross_modal_layers(module):
     return [
         (n, m) for n, m in module.named_modules() if isinstance(m, CrossModalBatchNorm)
     ]
+
+
+def set_modality(module, name):
+    """Make every cross-modal layer of ``module`` use the ``name`` statistics.
+
+    Example
+    -------
+    >>> net = torch.nn.Sequential(CrossModalBatchNorm(2))
+    >>> set_modality(net, "video")
+    >>> net[0].modality
+    'video'
+    """
+    for _, layer in cross_modal_layers(module):
+        if name not in layer.modalities:
+            raise ValueError(f"unknown modality {name!r}; expected {layer.modalities}")
+        layer.modality = name
+
+
+@contextlib.contextmanager
+def use_modality(module, name):
+    """:func:`set_modality` inside a ``with`` block, then the previous ones
+    back (a module without cross-modal layers: nothing to set).
+
+    Example
+    -------
+    >>> net = torch.nn.Sequential(CrossModalBatchNorm(2))
+    >>> with use_modality(net, "video"):
+    ...     inside = net[0].modality
+    >>> inside, net[0].modality
+    ('video', 'audio')
+    """
+    previous = [(layer, layer.modality) for _, layer in cross_modal_layers(module)]
+    set_modality(module, name)
+    try:
+        yield module
+    finally:
+        for layer, value in previous:
+            layer.modality = value

@@ -9,11 +9,12 @@ L1 (+L2) regression on log-mel). Everything else is SpeechBrain's: run options
 ``Checkpointer``, ``EpochCounter``, the saveable data loader that resumes
 mid-epoch.
 
-Modules (the recipe YAML's ``modules``): ``model`` (a
-:class:`~speechbrain_v2s.training.strategies.TrainingModel` around the model)
-and, for the GAN, ``discriminator``. Batches provide ``sig`` (24 kHz target
-audio) and, for V2A, ``roi`` (``[B, T, 1, H, W]`` mouth frames); optionally
-``speaker``.
+Modules (the recipe YAML's ``modules``): ``model`` (the
+:class:`~speechbrain_v2s.training.strategies.TrainingModel` around a
+:class:`V2SModel` or a :class:`~speechbrain_v2s.training.vocoder.VocoderModel`,
+whose declared ``output_kind`` says whether it outputs waveform or mel) and,
+for the GAN, ``discriminator``. Batches provide ``sig`` (24 kHz target audio)
+and, for V2A, ``roi`` (``[B, T, 1, H, W]`` mouth frames); optionally ``speaker``.
 """
 
 import logging
@@ -55,8 +56,9 @@ class V2SBrain(sb.Brain):
     norms' running statistics are re-estimated, weights fixed, before each
     validation; 0: none; see :meth:`recalibrate_batch_norm`), ``seed`` (the
     recalibration's crops), ``train_logger``, ``checkpoints_to_keep``,
-    ``epoch_counter``, ``pretrained_decoder_path`` (where the best epoch's
-    model is written for V2A initialisation; null: nowhere). GAN recipes
+    ``epoch_counter``, ``pretrained_decoder_path`` (where the model's
+    ``save_pretrained`` writes the best epoch, e.g. the A2A model V2A recipes
+    start from; null: nowhere). GAN recipes
     (those with a ``discriminator``) also: ``generator_loss`` and
     ``discriminator_loss`` (SpeechBrain HiFi-GAN losses),
     ``opt_class_discriminator``, ``sch_class_discriminator`` (or null),
@@ -122,7 +124,7 @@ class V2SBrain(sb.Brain):
     def _reconstruction_losses(self, out, sig, lens):
         """Mel L1 (+L2) between ``out`` (wave or mel) and the target audio."""
         target = self._target_mel(sig)
-        pred = compute_mel(out) if out.dim() == 2 else out
+        pred = compute_mel(out) if self.raw_model.output_kind == "wave" else out
         l1 = metrics.masked_mel_l1(pred, target, lens)
         losses = {"mel_l1": l1}
         if self.hparams.mel_l2_weight:
@@ -173,7 +175,7 @@ class V2SBrain(sb.Brain):
             self._loss_sums[key] = (total + float(value.detach()), count + 1)
 
     def _waveform(self, out, pred_mel):
-        if out.dim() == 2:
+        if self.raw_model.output_kind == "wave":
             return out
         vocoder = self.hparams.vocoder
         if vocoder is not None:
@@ -404,7 +406,7 @@ class V2SBrain(sb.Brain):
         self._scores = {key: [] for key in VALID_METRICS}
 
     def on_stage_end(self, stage, stage_loss, epoch=None):
-        """Log, step schedulers, checkpoint on validation, export the decoder."""
+        """Log, step schedulers, checkpoint on validation, save the best model."""
         stats = self.stage_stats()
         stats["loss"] = float(stage_loss)
         if stage == sb.Stage.TRAIN:
@@ -435,7 +437,7 @@ class V2SBrain(sb.Brain):
                     num_to_keep=self.hparams.checkpoints_to_keep,
                 )
                 if improved:
-                    self._export_decoder(stats)
+                    self._export_best(stats)
         elif getattr(self, "baseline_run", False):
             if train_logger is not None:
                 train_logger.log_stats(stats_meta={"epoch": 0}, valid_stats=stats)
@@ -452,21 +454,19 @@ class V2SBrain(sb.Brain):
         return self.hparams.epoch_counter.current
 
     @sb.utils.distributed.main_process_only
-    def _export_decoder(self, stats):
+    def _export_best(self, stats):
         path = self.hparams.pretrained_decoder_path
         if path is None:
             return
-        self.raw_model.save_pretrained_decoder(path)
-        logger.info(
-            "Saved pre-trained decoder (mel_l1 %.4f) to %s", stats["mel_l1"], path
-        )
+        self.raw_model.save_pretrained(path)
+        logger.info("Saved the best model (mel_l1 %.4f) to %s", stats["mel_l1"], path)
 
     # ------------------------------------------------------------ checkpoint
     @property
     def best_mel_l1(self):
-        """Lowest validation mel L1 so far (that of the exported decoder);
-        part of the checkpointed Brain state, so a resumed run does not
-        replace the export with a worse epoch's."""
+        """Lowest validation mel L1 so far (that of the model saved to
+        ``pretrained_decoder_path``); part of the checkpointed Brain state, so
+        a resumed run does not replace that file with a worse epoch's."""
         return getattr(self, "_best_mel_l1", math.inf)
 
     @best_mel_l1.setter

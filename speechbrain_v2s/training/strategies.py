@@ -22,43 +22,52 @@ import os
 import torch
 
 from speechbrain_v2s.audio.features import compute_mel
+from speechbrain_v2s.nnet.model import WRAPPER_PREFIX
+from speechbrain_v2s.nnet.normalization import use_modality
 
 logger = logging.getLogger(__name__)
 
 FINETUNE_STRATEGIES = ("scratch", "init", "freeze_decoder", "joint")
 
 
-def _encoder_wants_mel(encoder):
-    return type(encoder).__name__ == "MelEncoder"
+def _encoder_input(input_kind, batch_input):
+    """A mel-reading model gets the log-mel of the batch's waveform."""
+    return compute_mel(batch_input) if input_kind == "mel" else batch_input
 
 
 class TrainingModel(torch.nn.Module):
     """What the Brain trains: a V2S model (+ the A2A encoder for ``joint``).
 
+    The model is held as ``model``, so its names in a training checkpoint
+    start with :data:`~speechbrain_v2s.nnet.model.WRAPPER_PREFIX`.
+
     Arguments
     ---------
     model : speechbrain_v2s.nnet.model.V2SModel
-        The model being trained (A2A or V2A).
+        The model being trained (A2A or V2A), or any module that declares its
+        ``input_kind`` (what it reads: ``"wave"``, ``"mel"`` or ``"video"``;
+        a mel is computed here from the batch's audio) and the
+        ``default_modality`` of its cross-modal batch norms (e.g. the vocoder
+        of :mod:`speechbrain_v2s.training.vocoder`).
     a2a_encoder : torch.nn.Module, optional
-        Audio encoder of the A2A path; given only for the ``joint`` strategy.
+        Audio encoder of the A2A path (declaring its ``input_kind``); given
+        only for the ``joint`` strategy.
 
     Example
     -------
     >>> import torch
     >>> class Toy(torch.nn.Module):
-    ...     default_modality = "audio"
+    ...     input_kind, default_modality = "wave", "audio"
     ...     def __init__(self):
     ...         super().__init__()
-    ...         self.encoder = torch.nn.Identity()
     ...         self.decoder = torch.nn.Linear(1, 1)
-    ...     def modality(self, name):
-    ...         import contextlib
-    ...         return contextlib.nullcontext()
     ...     def forward(self, x, lens, speaker=None):
     ...         return x * 2, lens
-    >>> out = TrainingModel(Toy())(torch.ones(1, 4), torch.ones(1))
-    >>> out["out"].tolist()
+    >>> wrapped = TrainingModel(Toy())
+    >>> wrapped(torch.ones(1, 4), torch.ones(1))["out"].tolist()
     [[2.0, 2.0, 2.0, 2.0]]
+    >>> all(name.startswith(WRAPPER_PREFIX) for name in wrapped.state_dict())
+    True
     """
 
     def __init__(self, model, a2a_encoder=None):
@@ -68,16 +77,13 @@ class TrainingModel(torch.nn.Module):
 
     def forward(self, inputs, lens, speaker=None, audio=None):
         """Main path on ``inputs``; A2A path on ``audio`` when joint."""
-        if inputs.dim() == 2 and _encoder_wants_mel(self.model.encoder):
-            inputs = compute_mel(inputs)
-        with self.model.modality(self.model.default_modality):
+        inputs = _encoder_input(self.model.input_kind, inputs)
+        with use_modality(self.model, self.model.default_modality):
             out, out_lens = self.model(inputs, lens, speaker=speaker)
         result = {"out": out, "out_lens": out_lens}
         if self.a2a_encoder is not None and audio is not None:
-            a2a_in = (
-                compute_mel(audio) if _encoder_wants_mel(self.a2a_encoder) else audio
-            )
-            with self.model.modality("audio"):
+            a2a_in = _encoder_input(self.a2a_encoder.input_kind, audio)
+            with use_modality(self.model, "audio"):
                 feats = self.a2a_encoder(a2a_in, lens)
                 result["a2a_out"], _ = self.model.decode(feats, lens, speaker=speaker)
         return result
@@ -98,7 +104,7 @@ def decoder_parameter_names(training_model):
     return {
         name
         for name, _ in training_model.named_parameters()
-        if name.startswith("model.decoder.")
+        if name.startswith(WRAPPER_PREFIX + "decoder.")
     }
 
 
@@ -134,11 +140,11 @@ def check_pretrained_a2a(strategy, pretrained_a2a):
 
     Example
     -------
-    >>> check_pretrained_a2a("scratch", "/no/such/a2a_decoder.ckpt")
-    >>> check_pretrained_a2a("init", "/no/such/a2a_decoder.ckpt")  # doctest: +ELLIPSIS
+    >>> check_pretrained_a2a("scratch", "/no/such/a2a_model.ckpt")
+    >>> check_pretrained_a2a("init", "/no/such/a2a_model.ckpt")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    FileNotFoundError: pretrained_a2a '/no/such/a2a_decoder.ckpt': no such file ...
+    FileNotFoundError: pretrained_a2a '/no/such/a2a_model.ckpt': no such file ...
     """
     if strategy == "scratch":
         return
@@ -176,7 +182,7 @@ def apply_finetune_strategy(
     strategy : str
         One of ``scratch``, ``init``, ``freeze_decoder``, ``joint``.
     pretrained_a2a : str, optional
-        A2A checkpoint (file written by ``save_pretrained_decoder``, a local
+        A2A checkpoint (file written by ``save_pretrained``, a local
         folder or a Hub id holding one); required by every strategy but scratch.
     a2a_model : speechbrain_v2s.nnet.model.V2SModel, optional
         An A2A model of the same architecture; the ``joint`` strategy loads the

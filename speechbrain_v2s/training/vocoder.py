@@ -1,13 +1,11 @@
 """Train the mel family's vocoder with the same GAN loop as the waveform models.
 
-:class:`VocoderModel` gives a mel→waveform generator the interface
-:class:`~speechbrain_v2s.training.brain.V2SBrain` drives (``forward(x, lens)``
-returning ``(out, out_lens)``, ``modality``, ``save_pretrained_decoder``), so
-vocoder training is the A2A GAN recipe with a fixed "encoder" (our mel
-function) instead of a second training loop.
+:class:`VocoderModel` is a waveform-to-waveform model (it declares
+``input_kind`` and ``output_kind`` ``"wave"``) that
+:class:`~speechbrain_v2s.training.brain.V2SBrain` trains like an A2A waveform
+model: its fixed "encoder" is our mel function, its decoder the mel→waveform
+generator, so vocoder training is the A2A GAN recipe, not a second loop.
 """
-
-import contextlib
 
 import torch
 
@@ -21,7 +19,8 @@ class VocoderModel(torch.nn.Module):
     ---------
     vocoder : torch.nn.Module
         Mel ``[B, 80, T]`` → waveform ``[B, 1, T * 240]`` (SpeechBrain's
-        ``HifiganGenerator`` convention).
+        ``HifiganGenerator`` convention); held as ``decoder``, so the Brain
+        gives it the decoder's learning rate and the export finds it there.
 
     Example
     -------
@@ -30,22 +29,18 @@ class VocoderModel(torch.nn.Module):
     ...         return mel.mean(1, keepdim=True).repeat_interleave(240, -1)
     >>> model = VocoderModel(Upsample())
     >>> out, lens = model(torch.zeros(2, 4800), torch.ones(2))
-    >>> out.shape
-    torch.Size([2, 4800])
+    >>> out.shape, model.input_kind, model.output_kind
+    (torch.Size([2, 4800]), 'wave', 'wave')
     """
 
-    default_modality = "audio"
+    input_kind = "wave"
     output_kind = "wave"
-    encoder = None
+    # Trained on audio; no cross-modal batch norm to switch.
+    default_modality = "audio"
 
     def __init__(self, vocoder):
         super().__init__()
         self.decoder = vocoder
-
-    @contextlib.contextmanager
-    def modality(self, name):
-        """No cross-modal state in a vocoder: a no-op context."""
-        yield self
 
     def forward(self, x, lens=None, speaker=None):
         """Resynthesise waveform ``x`` (``[B, S]``) from its mel."""
@@ -53,6 +48,7 @@ class VocoderModel(torch.nn.Module):
         wave = self.decoder(mel).squeeze(1)
         return wave[:, : x.shape[1]], lens
 
-    def save_pretrained_decoder(self, path):
-        """Write the generator's weights (loaded by the mel-family interfaces)."""
+    def save_pretrained(self, path):
+        """Write the generator's weights (``vocoder.ckpt``, which the mel
+        family's exports and interfaces load)."""
         torch.save({"vocoder": self.decoder.state_dict()}, path)

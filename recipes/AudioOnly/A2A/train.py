@@ -3,7 +3,7 @@
 
 Trains an audio-to-audio encoder-decoder on any mix of audio corpora (a folder
 of audio files, LibriTTS, LibriSpeech, VCTK, LJSpeech) and writes the model
-(``a2a_decoder.ckpt``) whose temporal module and decoder V2A recipes start from.
+(``a2a_model.ckpt``) whose temporal module and decoder V2A recipes start from.
 
     python train.py hparams/wave.yaml --data_folders "[/data/LibriTTS, /data/VCTK]"
     torchrun --nproc_per_node=4 train.py hparams/mel.yaml --data_folders "[...]"

@@ -6,7 +6,7 @@ Manifests by :func:`grid_prepare.prepare_grid` (the YAML's ``split``:
 :func:`speechbrain_v2s.training.recipe.run_v2a`.
 
     python train.py hparams/wave.yaml --data_folder /data/GRID --split unseen \
-        --pretrained_a2a results/a2a_wave/1234/a2a_decoder.ckpt
+        --pretrained_a2a results/a2a_wave/1234/a2a_model.ckpt
     torchrun --nproc_per_node=4 train.py hparams/mel.yaml --data_folder /data/GRID \
         --pretrained_a2a ...
 """

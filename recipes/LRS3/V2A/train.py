@@ -6,7 +6,7 @@ YAML's ``include_pretrain``, ``pretrain`` for training; ``test`` as
 released), then the rest of :func:`speechbrain_v2s.training.recipe.run_v2a`.
 
     python train.py hparams/wave.yaml --data_folder /data/LRS3 --include_pretrain True \
-        --pretrained_a2a results/a2a_wave/1234/a2a_decoder.ckpt
+        --pretrained_a2a results/a2a_wave/1234/a2a_model.ckpt
     torchrun --nproc_per_node=4 train.py hparams/mel.yaml --data_folder /data/LRS3 \
         --pretrained_a2a ...
 """

@@ -8,7 +8,7 @@ split of the volunteers, plus the lipspeakers with the YAML's
 
     python train.py hparams/wave.yaml --data_folder /data/TCD-TIMIT \
         --include_lipspeakers True \
-        --pretrained_a2a results/a2a_wave/1234/a2a_decoder.ckpt
+        --pretrained_a2a results/a2a_wave/1234/a2a_model.ckpt
     torchrun --nproc_per_node=4 train.py hparams/mel.yaml \
         --data_folder /data/TCD-TIMIT --pretrained_a2a ...
 """
