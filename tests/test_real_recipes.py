@@ -285,6 +285,7 @@ def test_wave_gan_losses_are_bounded_on_a_silent_batch(name, tmp_path):
     samples = CROP_FRAMES * 960
     fake = 0.1 * torch.randn(BATCH, 1, samples)  # speech-level prediction
 
+    @torch.no_grad()
     def losses(real):
         scores, feats = hparams["discriminator"](torch.cat([real, fake]))
         real_scores, fake_scores = _split_real_fake(scores, BATCH)
