@@ -50,3 +50,19 @@ class FileError(Exception):
         # Exception pickles its args (the message) only, which would not match
         # this __init__; workers send these errors back to the parent.
         return (type(self), (self.path, self.reason))
+
+
+def first_line(err, limit=200):
+    """The first line of a third-party exception's message (its type's name
+    when empty), at most ``limit`` characters: a backend's reason inside a
+    :class:`FileError`.
+
+    Example
+    -------
+    >>> first_line(ValueError("bad header\\nat byte 12"))
+    'bad header'
+    >>> first_line(KeyError())
+    'KeyError'
+    """
+    text = str(err).strip().splitlines()
+    return (text[0] if text else type(err).__name__)[:limit]

@@ -17,7 +17,7 @@ import torch
 
 from speechbrain_v2s.atomic import atomic_open
 from speechbrain_v2s.audio.features import SAMPLE_RATE, resample
-from speechbrain_v2s.errors import FileError
+from speechbrain_v2s.errors import FileError, first_line
 
 
 # Still a RuntimeError, as it was before it shared FileError's shape.
@@ -33,11 +33,6 @@ class AudioReadError(FileError, RuntimeError):
 
 # Formats libsndfile is the reference reader for: no fallback decoder.
 _SNDFILE_NATIVE = (".wav", ".flac")
-
-
-def _first_line(err):
-    text = str(err).strip().splitlines()
-    return (text[0] if text else type(err).__name__)[:200]
 
 
 def _read_with_soundfile(path):
@@ -114,7 +109,7 @@ def read_audio(path):
         except AudioReadError:
             raise
         except Exception as err:  # each backend raises its own types
-            errors.append(f"{name}: {_first_line(err)}")
+            errors.append(f"{name}: {first_line(err)}")
     raise AudioReadError(path, "unreadable audio (" + "; ".join(errors) + ")")
 
 

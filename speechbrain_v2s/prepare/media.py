@@ -13,6 +13,7 @@ import soundfile
 
 from speechbrain_v2s.audio import AUDIO_EXTENSIONS  # noqa: F401  (re-exported)
 from speechbrain_v2s.audio.io import read_audio
+from speechbrain_v2s.errors import first_line
 from speechbrain_v2s.prepare.reports import BadFileError
 from speechbrain_v2s.video import VIDEO_EXTENSIONS  # noqa: F401  (re-exported)
 
@@ -39,11 +40,6 @@ def _check_nonempty(path):
         raise BadFileError(path, "file not found")
     if os.path.getsize(path) == 0:
         raise BadFileError(path, "empty file (0 bytes)")
-
-
-def _short(err):
-    text = str(err).strip().splitlines()
-    return (text[0] if text else type(err).__name__)[:200]
 
 
 def audio_info(path):
@@ -82,7 +78,7 @@ def audio_info(path):
     except Exception as err:  # libsndfile's errors vary by format
         if path.lower().endswith((".wav", ".flac")):  # no other decoder for these
             raise BadFileError(
-                path, f"unreadable audio (soundfile: {_short(err)})"
+                path, f"unreadable audio (soundfile: {first_line(err)})"
             ) from err
         data, sr = read_audio(path)
         frames, channels = data.shape
@@ -251,5 +247,5 @@ def video_audio_info(path):
             else:
                 duration = None
     except Exception as err:  # PyAV raises FFmpeg errors of many types
-        raise BadFileError(path, f"unreadable container ({_short(err)})") from err
+        raise BadFileError(path, f"unreadable container ({first_line(err)})") from err
     return {"sr": sr, "channels": channels, "duration": duration, "checked": True}

@@ -5,11 +5,10 @@ a report row, never an error.
 """
 
 from speechbrain_v2s.audio.io import read_audio
-from speechbrain_v2s.errors import FileError
+from speechbrain_v2s.errors import FileError, first_line
 from speechbrain_v2s.prepare.media import (
     SILENCE_PEAK,
     SILENCE_RMS,
-    _short,
     audio_info,
     silence_reason,
     video_audio_info,
@@ -218,7 +217,7 @@ def probe_entry(entry, settings=None):
         return None, [
             {
                 "file": str(current),
-                "reason": f"unexpected error ({type(err).__name__}: {_short(err)})",
+                "reason": f"unexpected error ({type(err).__name__}: {first_line(err)})",
                 "action": "skipped",
             }
         ]
