@@ -195,16 +195,12 @@ def test_app_command_serves_until_ctrl_c(tiny_model):
     while Gradio's launch() is still checking its own URL (a CI run once
     died there by SIGINT)."""
     import signal
-    import socket
     import subprocess
-    import time
-    import urllib.request
 
+    from app_helpers import free_port, wait_for_page
     from recipe_runs import subprocess_env
 
-    with socket.socket() as free:
-        free.bind(("127.0.0.1", 0))
-        port = free.getsockname()[1]
+    port = free_port()
     exe = os.path.join(os.path.dirname(sys.executable), "v2s-app")
     cmd = [exe, "--model", str(tiny_model), "--port", str(port)]
     server = subprocess.Popen(
@@ -217,15 +213,9 @@ def test_app_command_serves_until_ctrl_c(tiny_model):
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
-        deadline, page = time.monotonic() + 120, None
-        while page is None and time.monotonic() < deadline:
-            assert server.poll() is None, server.communicate()
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as answer:
-                    page = answer.read().decode()
-            except OSError:
-                time.sleep(0.05)
-        assert page and "SpeechBrain V2S" in page
+        url = f"http://127.0.0.1:{port}/"
+        page = wait_for_page(url, server, 120, server.communicate, poll=0.05)
+        assert "SpeechBrain V2S" in page
         server.send_signal(signal.SIGINT)
         _, err = server.communicate(timeout=60)
         assert server.returncode == 130, err.decode()[-2000:]

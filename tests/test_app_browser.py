@@ -17,7 +17,6 @@ or reuses it, instead of a temporary folder).
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ import numpy as np
 import pytest
 import soundfile
 import torch
+from app_helpers import free_port, wait_for_page
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
@@ -37,12 +37,6 @@ pytestmark = pytest.mark.skipif(
     not (CHROMIUM and DRIVER),
     reason="chromium and chromium-driver are not installed (make browser)",
 )
-
-
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +50,7 @@ def served(tmp_path_factory):
     export_architecture(os.path.join(HPARAMS, "tiny_mel.yaml"), folder)
     demo = build_demo([str(folder)], cropped=True)
     demo.v2s_shelf.get(demo.v2s_shelf.names[0])  # loaded before any request
-    port = _free_port()
+    port = free_port()
     demo.launch(
         server_name="127.0.0.1",
         server_port=port,
@@ -65,22 +59,6 @@ def served(tmp_path_factory):
     )
     yield f"http://127.0.0.1:{port}/"
     demo.close()
-
-
-def _wait_until_served(url, process, log, seconds):
-    """Poll ``url`` until it answers; fail with the server's log otherwise."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(
-                f"the Space exited with {process.returncode}:\n{log.read_text()}"
-            )
-        try:
-            with urllib.request.urlopen(url, timeout=5):
-                return
-        except OSError:
-            time.sleep(0.5)
-    pytest.fail(f"the Space did not answer in {seconds} s:\n{log.read_text()[-3000:]}")
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +104,7 @@ def space_served(tmp_path_factory):
         text=True,
     )
     assert where.stdout.strip() == str(space / "speechbrain_v2s" / "__init__.py"), where
-    port = _free_port()
+    port = free_port()
     env.update(GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port))
     env.update(GRADIO_ANALYTICS_ENABLED="False", OMP_NUM_THREADS="1")
     log = work / "app.log"
@@ -140,7 +118,7 @@ def space_served(tmp_path_factory):
         )
     url = f"http://127.0.0.1:{port}/"
     try:
-        _wait_until_served(url, process, log, 180)
+        wait_for_page(url, process, 180, lambda: log.read_text()[-3000:])
         yield url
     finally:
         process.terminate()
@@ -150,7 +128,20 @@ def space_served(tmp_path_factory):
             process.kill()
 
 
-@pytest.fixture(params=["in_process", pytest.param("space", marks=pytest.mark.slow)])
+# The Space's venv is GBs (pytest keeps the last three runs' temporary
+# folders), so that run is opt-in, as the module docstring says.
+SPACE_OPT_IN = pytest.mark.skipif(
+    not os.environ.get("V2S_SPACE_TEST"),
+    reason="a fresh venv for the Space (GBs, minutes): set V2S_SPACE_TEST=1",
+)
+
+
+@pytest.fixture(
+    params=[
+        "in_process",
+        pytest.param("space", marks=[pytest.mark.slow, SPACE_OPT_IN]),
+    ]
+)
 def app_url(request):
     """The upload test's two servers: this process, and a Space's app.py."""
     return request.getfixturevalue(
@@ -263,7 +254,6 @@ def test_webcam_recording_gives_speech(served, browser):
     """Chromium's fake camera (a test pattern, taken as a mouth crop) is
     recorded in the Webcam tab; the recording reaches the model."""
     import re
-    import time
 
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
